@@ -1,0 +1,217 @@
+"""The sign-in flow: a small state machine held on the server, never in the browser.
+
+    anonymous --password ok--> pending(user)            (expires after PENDING_TTL_SECONDS)
+    pending   --PIN or recovery code ok--> signed_in
+    password ok, not enrolled --> enrolling(user, candidate secret) --PIN ok--> recovery_codes
+    recovery_codes --continue--> signed_in
+    password ok, exempt user --> signed_in
+    any --sign out, timeout, auth epoch bumped (admin reset), account disabled--> anonymous
+
+Every function takes the current state and plain values and returns the next state or raises a
+domain error; storing the state and choosing what to render is the web layer's job.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import msgspec
+
+from web.auth import totp
+from web.auth.crypto import Sealed, SecretBox
+from web.auth.passwords import PasswordHashing
+from web.auth.two_factor import TwoFactor
+from web.auth.users import find_user, record_sign_in
+from web.models import User
+
+PENDING_TTL_SECONDS = 5 * 60
+
+
+class Stage(str, enum.Enum):
+    PENDING = "pending"
+    ENROLLING = "enrolling"
+    RECOVERY_CODES = "recovery_codes"
+    SIGNED_IN = "signed_in"
+
+
+class SignInState(msgspec.Struct, kw_only=True):
+    """What the server remembers about one browser between requests."""
+
+    stage: Stage
+    user_id: int
+    username: str
+    is_admin: bool
+    auth_epoch: int
+    started_at: float
+    stage_at: float
+    seen_at: float
+    second_factor_at: float | None = None
+    candidate_key_id: str | None = None
+    candidate_secret: bytes | None = None
+    recovery_codes_key_id: str | None = None
+    recovery_codes: bytes | None = None
+
+
+class InvalidCredentials(Exception):
+    """Wrong password, unknown user or disabled account: deliberately indistinguishable."""
+
+
+class WrongStage(Exception):
+    """The request belongs to another step than the one this session is at."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    idle_seconds: int
+    max_seconds: int
+    pending_seconds: int = PENDING_TTL_SECONDS
+
+
+class SignInFlow:
+    """The transitions of the sign-in state machine."""
+
+    def __init__(
+        self, hashing: PasswordHashing, two_factor: TwoFactor, box: SecretBox, policy: SessionPolicy
+    ) -> None:
+        self._hashing = hashing
+        self._two_factor = two_factor
+        self._box = box  # seals what a session holds: the candidate secret, the new recovery codes
+        self.policy = policy
+
+    # -- step 1 --------------------------------------------------------------------------------
+
+    async def authenticate(self, username: str, password: str, *, now: float) -> SignInState:
+        """Check the password and return the state the user goes to next."""
+        user = await find_user(username)
+        # Verify even for an unknown name (against a dummy hash): both cases take the same time.
+        matched = await self._hashing.verify(user.password_hash if user else None, password)
+        if user is None or not matched or user.is_disabled:
+            raise InvalidCredentials()
+        return await self.start(user, now=now)
+
+    async def start(self, user: User, *, now: float) -> SignInState:
+        """The state right after ``user`` proved their password: PIN, enrollment or (exempt) signed in."""
+        state = SignInState(
+            stage=Stage.PENDING,
+            user_id=user.id,
+            username=user.username,
+            is_admin=user.is_admin,
+            auth_epoch=user.auth_epoch,
+            started_at=now,
+            stage_at=now,
+            seen_at=now,
+        )
+        if user.totp_exempt:
+            return await self._signed_in(state, now, second_factor=False)
+        if user.has_totp:
+            return state
+        return self._start_enrollment(state, now)
+
+    # -- continuing a session ------------------------------------------------------------------
+
+    async def resume(self, state: SignInState, *, now: float) -> SignInState | None:
+        """The state after a request at ``now``, or None if the session has ended."""
+        if self._timed_out(state, now):
+            return None
+        user = await User.get_or_none(id=state.user_id)
+        if user is None or user.is_disabled or user.auth_epoch != state.auth_epoch:
+            return None
+        return msgspec.structs.replace(state, seen_at=now, is_admin=user.is_admin)
+
+    def _timed_out(self, state: SignInState, now: float) -> bool:
+        if now - state.seen_at > self.policy.idle_seconds or now - state.started_at > self.policy.max_seconds:
+            return True
+        in_progress = state.stage in (Stage.PENDING, Stage.ENROLLING)
+        return in_progress and now - state.stage_at > self.policy.pending_seconds
+
+    # -- step 2: PIN or recovery code ----------------------------------------------------------
+
+    async def submit_pin(self, state: SignInState, pin: str, *, now: float) -> SignInState:
+        user = await self._user_at(state, Stage.PENDING)
+        await self._two_factor.verify_pin(user, pin, now=now)
+        return await self._signed_in(state, now, second_factor=True)
+
+    async def submit_recovery_code(self, state: SignInState, code: str, *, now: float) -> SignInState:
+        user = await self._user_at(state, Stage.PENDING)
+        await self._two_factor.use_recovery_code(user.id, code)
+        return await self._signed_in(state, now, second_factor=True)
+
+    # -- enrollment ----------------------------------------------------------------------------
+
+    def _start_enrollment(self, state: SignInState, now: float) -> SignInState:
+        sealed = self._box.seal(totp.new_secret().encode(), owner=_candidate_owner(state))
+        return msgspec.structs.replace(
+            state,
+            stage=Stage.ENROLLING,
+            stage_at=now,
+            candidate_key_id=sealed.key_id,
+            candidate_secret=sealed.ciphertext,
+        )
+
+    def candidate_secret(self, state: SignInState) -> str:
+        if state.stage is not Stage.ENROLLING or state.candidate_secret is None:
+            raise WrongStage()
+        sealed = Sealed(state.candidate_key_id or "", state.candidate_secret)
+        return self._box.open(sealed, owner=_candidate_owner(state)).decode()
+
+    def check_candidate(self, state: SignInState, pin: str, *, now: float) -> totp.PinCheck:
+        """The live check while typing: same code path as confirmation, nothing consumed."""
+        return self._two_factor.check_candidate(self.candidate_secret(state), pin, now=now)
+
+    async def confirm_enrollment(self, state: SignInState, pin: str, *, now: float) -> SignInState:
+        secret = self.candidate_secret(state)
+        enrollment = await self._two_factor.confirm_enrollment(state.user_id, secret, pin, now=now)
+        sealed = self._box.seal("\n".join(enrollment.recovery_codes).encode(), owner=_codes_owner(state))
+        return msgspec.structs.replace(
+            state,
+            stage=Stage.RECOVERY_CODES,
+            stage_at=now,
+            second_factor_at=now,
+            candidate_key_id=None,
+            candidate_secret=None,
+            recovery_codes_key_id=sealed.key_id,
+            recovery_codes=sealed.ciphertext,
+        )
+
+    def recovery_codes(self, state: SignInState) -> list[str]:
+        if state.stage is not Stage.RECOVERY_CODES or state.recovery_codes is None:
+            raise WrongStage()
+        sealed = Sealed(state.recovery_codes_key_id or "", state.recovery_codes)
+        return self._box.open(sealed, owner=_codes_owner(state)).decode().split("\n")
+
+    async def acknowledge_recovery_codes(self, state: SignInState, *, now: float) -> SignInState:
+        if state.stage is not Stage.RECOVERY_CODES:
+            raise WrongStage()
+        return await self._signed_in(state, now, second_factor=True)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _user_at(self, state: SignInState, stage: Stage) -> User:
+        if state.stage is not stage:
+            raise WrongStage()
+        user = await User.get_or_none(id=state.user_id)
+        if user is None or not user.has_totp:
+            raise WrongStage()
+        return user
+
+    async def _signed_in(self, state: SignInState, now: float, *, second_factor: bool) -> SignInState:
+        await record_sign_in(state.user_id)
+        return msgspec.structs.replace(
+            state,
+            stage=Stage.SIGNED_IN,
+            stage_at=now,
+            second_factor_at=now if second_factor else state.second_factor_at,
+            candidate_key_id=None,
+            candidate_secret=None,
+            recovery_codes_key_id=None,
+            recovery_codes=None,
+        )
+
+
+def _candidate_owner(state: SignInState) -> str:
+    return f"enrolling:{state.user_id}:{state.started_at}"
+
+
+def _codes_owner(state: SignInState) -> str:
+    return f"recovery-codes:{state.user_id}:{state.started_at}"

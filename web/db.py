@@ -1,0 +1,56 @@
+"""Database wiring: the Tortoise configuration, migrations, and start/stop of the ORM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.context import TortoiseContext
+from tortoise.migrations.api import migrate
+
+from web.settings import Settings
+
+APP_LABEL = "models"
+MODELS_MODULE = "web.models"
+MIGRATIONS_MODULE = "web.migrations"
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "connections": {"default": settings.database_url},
+        "apps": {
+            APP_LABEL: {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def apply_migrations(settings: Settings) -> None:
+    """Bring the schema up to date; safe to run on every start."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with TortoiseContext():
+        await migrate(config=tortoise_config(settings))
+
+
+async def open_database(settings: Settings) -> TortoiseContext:
+    # The global fallback lets requests served on other tasks than the lifespan's find the ORM.
+    return await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+
+
+async def close_database(context: TortoiseContext) -> None:
+    await context.close_connections()
+
+
+async def database_answers() -> bool:
+    """True if the database answers a trivial query (for /healthz)."""
+    try:
+        connection = Tortoise.get_connection("default")
+        await connection.execute_query("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        return False
+    return True

@@ -1,0 +1,64 @@
+"""Database models. Schema changes go through migrations in web/migrations/ (``python -m web migrate``)."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+USERNAME_MAX_CHARS = 64
+
+
+class User(Model):
+    """An account: password, optional authenticator, role and the counters that guard it."""
+
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=USERNAME_MAX_CHARS, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    is_admin = fields.BooleanField(default=False)
+    is_disabled = fields.BooleanField(default=False)
+    # The TOTP secret, AES-GCM sealed with the settings key; its key id sits beside it.
+    totp_secret_sealed = fields.BinaryField(null=True)
+    totp_key_id = fields.CharField(max_length=16, null=True)
+    totp_enabled_at = fields.DatetimeField(null=True)
+    # Highest time step ever accepted: a code is accepted only for a later step (single use).
+    totp_last_step = fields.BigIntField(default=0)
+    totp_exempt = fields.BooleanField(default=False)
+    # Copied into each session; bumping it ends every session of this user at their next request.
+    auth_epoch = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_sign_in_at = fields.DatetimeField(null=True)
+
+    recovery_codes: fields.ReverseRelation[RecoveryCode]
+
+    class Meta:
+        table = "users"
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_secret_sealed is not None
+
+
+class RecoveryCode(Model):
+    """One single-use recovery code, stored as a keyed hash."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="recovery_codes", on_delete=fields.CASCADE
+    )
+    fingerprint = fields.CharField(max_length=64, db_index=True)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "recovery_codes"
+
+
+class SetupToken(Model):
+    """The one-time first-administrator link, stored as a keyed hash."""
+
+    id = fields.IntField(primary_key=True)
+    fingerprint = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "setup_tokens"
