@@ -1,0 +1,1 @@
+"""ProVconnect sign-in: the two-factor sign-in console of the ProVconnect web console."""

@@ -1,0 +1,95 @@
+"""create_app(settings): wiring only. Nothing happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.template.config import TemplateConfig
+from litestar_htmx import HTMXPlugin
+
+from web.db import close_database, open_database
+from web.services import Services, build_services
+from web.settings import Settings
+from web.views.errors import http_exception_handler, internal_error_handler
+from web.views.pages import account, healthz, index
+from web.views.security import add_security_headers, require_same_origin
+from web.views.setup import setup_page, setup_submit
+from web.views.signin import SignInController, sign_out
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "components"
+STATIC_DIR = PROJECT_ROOT / "static"
+STATIC_MAX_AGE_SECONDS = 3600
+
+
+def template_environment() -> Environment:
+    # Built by hand so autoescape is explicit: from_environment() would keep Jinja's default (off).
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
+    services = build_services(settings, store)
+
+    @asynccontextmanager
+    async def database(_: Litestar) -> AsyncIterator[None]:
+        context = await open_database(settings)
+        try:
+            yield
+        finally:
+            await close_database(context)
+
+    app = Litestar(
+        route_handlers=[
+            index,
+            account,
+            healthz,
+            setup_page,
+            setup_submit,
+            SignInController,
+            sign_out,
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], cache_control=None, include_in_schema=False
+            ),
+        ],
+        dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
+        lifespan=[database],
+        plugins=[HTMXPlugin()],
+        template_config=TemplateConfig(
+            engine=JinjaTemplateEngine.from_environment(template_environment()),
+        ),
+        csrf_config=CSRFConfig(
+            secret=services.csrf_secret,
+            cookie_name=services.csrf_cookie,
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            exclude=["/static/", "/healthz"],
+        ),
+        before_request=require_same_origin,
+        before_send=[add_security_headers],
+        exception_handlers={HTTPException: http_exception_handler, Exception: internal_error_handler},
+        openapi_config=None,
+        debug=False,
+    )
+    app.state.services = services
+    return app
+
+
+def services_of(app: Litestar) -> Services:
+    return app.state.services  # type: ignore[no-any-return]

@@ -1,0 +1,53 @@
+"""The long-lived objects one server process needs, built once from the settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+
+from web.auth.crypto import Keyed, SecretBox, derive_key
+from web.auth.flow import SessionPolicy, SignInFlow
+from web.auth.passwords import PasswordHashing
+from web.auth.two_factor import TwoFactor
+from web.sessions import SessionStore, cookie_names
+from web.settings import Settings
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    hashing: PasswordHashing
+    two_factor: TwoFactor
+    flow: SignInFlow
+    sessions: SessionStore
+    keyed: Keyed
+    csrf_secret: str
+    csrf_cookie: str
+    clock: Callable[[], float] = field(default=time.time)
+
+
+def build_services(settings: Settings, store: Store | None = None) -> Services:
+    master = settings.secret_key
+    totp_box = SecretBox(derive_key(master, "totp-secret-at-rest"))
+    session_box = SecretBox(derive_key(master, "session-sealed-values"))
+    keyed = Keyed(derive_key(master, "keyed-fingerprints"))
+    hashing = PasswordHashing(settings.password_hash_concurrency)
+    two_factor = TwoFactor(totp_box, keyed)
+    policy = SessionPolicy(idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds)
+    sessions = SessionStore(
+        store or MemoryStore(), secure=settings.secure_cookies, idle_seconds=settings.session_idle_seconds
+    )
+    return Services(
+        settings=settings,
+        hashing=hashing,
+        two_factor=two_factor,
+        flow=SignInFlow(hashing, two_factor, session_box, policy),
+        sessions=sessions,
+        keyed=keyed,
+        csrf_secret=derive_key(master, "csrf-token-signing").hex(),
+        csrf_cookie=cookie_names(settings.secure_cookies).csrf,
+    )

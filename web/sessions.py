@@ -1,0 +1,98 @@
+"""Server-side sessions with rotation: the id changes at every sign-in step and is never adopted.
+
+Litestar's own server-side sessions reuse whatever id the client sends and never rotate it, so
+this module keeps the few lines it needs itself. The store only ever sees a hash of the id: a dump
+of the store (memory or Redis) gives nobody a cookie that works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import msgspec
+from litestar.datastructures import Cookie
+from litestar.stores.base import Store
+
+from web.auth.flow import SignInState
+
+SESSION_ID_BYTES = 32
+SESSION_COOKIE = "provconnect_session"
+SECURE_PREFIX = "__Host-"
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(SignInState)
+
+
+@dataclass(frozen=True, slots=True)
+class CookieNames:
+    session: str
+    csrf: str
+
+
+def cookie_names(secure: bool) -> CookieNames:
+    # __Host- cookies are Secure, host-only and path=/: a sibling subdomain cannot plant them.
+    prefix = SECURE_PREFIX if secure else ""
+    return CookieNames(session=prefix + SESSION_COOKIE, csrf=prefix + "csrftoken")
+
+
+def _store_key(session_id: str) -> str:
+    return "session:" + hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class SessionStore:
+    """Sessions in a Litestar store, keyed by a hash of their random id."""
+
+    def __init__(self, store: Store, *, secure: bool, idle_seconds: int) -> None:
+        self._store = store
+        self._secure = secure
+        self._idle_seconds = idle_seconds
+        self.cookie_name = cookie_names(secure).session
+
+    async def load(self, session_id: str | None) -> SignInState | None:
+        if not session_id or len(session_id) > 128:
+            return None
+        raw = await self._store.get(_store_key(session_id))
+        if raw is None:
+            return None  # unknown id: never adopted, the caller starts anonymous
+        try:
+            return _decoder.decode(raw)
+        except msgspec.DecodeError:
+            return None
+
+    async def create(self, state: SignInState) -> str:
+        session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        await self.save(session_id, state)
+        return session_id
+
+    async def rotate(self, old_id: str | None, state: SignInState) -> str:
+        """Store ``state`` under a fresh id and delete the old one."""
+        new_id = await self.create(state)
+        if old_id:
+            await self.destroy(old_id)
+        return new_id
+
+    async def save(self, session_id: str, state: SignInState) -> None:
+        await self._store.set(_store_key(session_id), _encoder.encode(state), expires_in=self._idle_seconds)
+
+    async def destroy(self, session_id: str | None) -> None:
+        if session_id:
+            await self._store.delete(_store_key(session_id))
+
+    def cookie(self, session_id: str) -> Cookie:
+        # No max-age: a browser session cookie; the server-side timeouts decide the real end.
+        return Cookie(
+            key=self.cookie_name,
+            value=session_id,
+            path="/",
+            secure=self._secure,
+            httponly=True,
+            samesite="lax",
+        )
+
+    def expired_cookie(self) -> Cookie:
+        return Cookie(
+            key=self.cookie_name, value="", path="/", secure=self._secure, httponly=True,
+            samesite="lax", max_age=0,
+        )

@@ -1,0 +1,1 @@
+"""HTTP layer: controllers, form structs, rendering and the security checks around them."""
