@@ -112,6 +112,7 @@ def test_sign_out_ends_the_session_on_the_server(client: TestClient, browser: Br
     old_session = browser.session_id()
     response = browser.post("/signout", {})
     assert response.status_code == 200 and "You have signed out." in response.text
+    client.cookies.clear()
     client.cookies.set("provconnect_session", old_session)  # a copied cookie no longer works
     assert "Signed in as" not in client.get("/").text
 

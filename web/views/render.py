@@ -30,7 +30,8 @@ def is_htmx(request: Request) -> bool:
 
 
 def current_csrf_token(request: Request) -> str:
-    return ScopeState.from_scope(request.scope).csrf_token or ""
+    token = ScopeState.from_scope(request.scope).csrf_token
+    return token if isinstance(token, str) else ""  # unset (Empty) on error pages before the middleware
 
 
 def render(
