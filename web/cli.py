@@ -27,6 +27,7 @@ from web.auth.users import (
     two_factor_state,
 )
 from web.db import apply_migrations, tortoise_config
+from web.logs import uvicorn_log_config
 from web.services import build_services
 from web.settings import Settings, SettingsError, load_settings
 
@@ -89,7 +90,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(_with_database(settings, lambda: _announce_setup_link(settings, host, port)))
     uvicorn.run(
         "web.asgi:app_factory", factory=True, host=host, port=port, workers=args.workers,
-        proxy_headers=False, server_header=False, log_level="info",
+        proxy_headers=False, server_header=False, log_level="info", log_config=uvicorn_log_config(),
     )
 
 
