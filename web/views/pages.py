@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, get
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from web.auth.users import get_user_by_id, two_factor_state
@@ -17,7 +18,7 @@ SESSION_ENDED_NOTICE = "Your session has ended. Sign in again."
 
 
 @get("/")
-async def index(request: Request, services: AppServices, use: str | None = None) -> Template:
+async def index(request: Request, services: AppServices, use: FromQuery[str | None] = None) -> Template:
     """The sign-in page at whatever step this browser is, or the console home when signed in."""
     visit = await open_visit(request, services)
     panel, context = panel_for(services, visit.state, use_recovery=use == "recovery")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from web.auth.passwords import PasswordPolicyError, check_password_policy
@@ -35,7 +36,7 @@ SETUP_MESSAGES = {
 
 
 @get("/setup")
-async def setup_page(request: Request, services: AppServices, token: str = "") -> Template:
+async def setup_page(request: Request, services: AppServices, token: FromQuery[str] = "") -> Template:
     if not await setup_token_valid(services.keyed, token):
         return _link_not_valid(request)
     return render(request, "setup", {"token": token})
