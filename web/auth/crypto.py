@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 AES_KEY_BYTES = 32
 GCM_NONCE_BYTES = 12
+GCM_TAG_BYTES = 16
 KEY_ID_HEX_CHARS = 16
 
 
@@ -60,6 +61,8 @@ class SecretBox:
         # A row copied onto another user fails here, because the owner is authenticated too.
         if sealed.key_id != self.key_id:
             raise DecryptionError("sealed with another key")
+        if len(sealed.ciphertext) < GCM_NONCE_BYTES + GCM_TAG_BYTES:
+            raise DecryptionError("ciphertext truncated")
         nonce, body = sealed.ciphertext[:GCM_NONCE_BYTES], sealed.ciphertext[GCM_NONCE_BYTES:]
         try:
             return self._aead.decrypt(nonce, body, owner.encode())

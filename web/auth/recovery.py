@@ -29,6 +29,8 @@ def new_codes(count: int = RECOVERY_CODE_COUNT) -> list[str]:
 
 def canonical(raw: str) -> str:
     """The comparable form of a typed code: lower case, without spaces and dashes."""
+    if not raw.isascii():  # before lower()/strip(): U+212A KELVIN SIGN lowercases to "k"
+        raise RecoveryCodeFormatError("Enter a recovery code like abcd-efgh-ijkl-mnop.")
     text = raw.strip().lower().replace("-", "").replace(" ", "")
     if CANONICAL_PATTERN.fullmatch(text) is None:
         raise RecoveryCodeFormatError("Enter a recovery code like abcd-efgh-ijkl-mnop.")

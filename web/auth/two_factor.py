@@ -69,9 +69,10 @@ class TwoFactor:
         check = totp.match_step(self._user_secret(user), pin, now=now)
         if check.step is None:
             raise InvalidPin(check.drift_seconds)
-        claimed = await User.filter(id=user.id, totp_last_step__lt=check.step).update(
-            totp_last_step=check.step
-        )
+        # The key id and epoch in the filter: an admin reset landing mid-check makes the claim fail.
+        claimed = await User.filter(
+            id=user.id, totp_key_id=user.totp_key_id, auth_epoch=user.auth_epoch, totp_last_step__lt=check.step
+        ).update(totp_last_step=check.step)
         if claimed != 1:
             raise InvalidPin()  # replay: this step (or a later one) was already used
         return check.step
