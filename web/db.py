@@ -30,11 +30,11 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def apply_migrations(settings: Settings) -> None:
-    """Bring the schema up to date; safe to run on every start."""
+async def apply_migrations(settings: Settings, *, target: str | None = None) -> None:
+    """Bring the schema up to date (or to ``target``, e.g. "models.0001_initial"); safe on every start."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with TortoiseContext():
-        await migrate(config=tortoise_config(settings))
+        await migrate(config=tortoise_config(settings), target=target)
 
 
 async def open_database(settings: Settings) -> TortoiseContext:

@@ -27,6 +27,19 @@ class User(Model):
     auth_epoch = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_sign_in_at = fields.DatetimeField(null=True)
+    # Set by an admin password reset: the next sign-in must choose a new password first.
+    must_change_password = fields.BooleanField(default=False, db_default=False)
+    # What an admin last did to the user's 2FA ("reset" or "revoke") and when: told at next sign-in.
+    two_factor_changed_by_admin = fields.CharField(max_length=16, null=True)
+    two_factor_changed_at = fields.DatetimeField(null=True)
+    # Columns added after 0001 carry db_default so existing rows get a value in the migration.
+    # Per-account throttling, shared by every session, address and instance (updated atomically).
+    password_failures = fields.IntField(default=0, db_default=0)
+    password_blocked_until = fields.FloatField(default=0, db_default=0)
+    second_factor_failures = fields.IntField(default=0, db_default=0)
+    second_factor_blocked_until = fields.FloatField(default=0, db_default=0)
+    # Set when a counter reaches its hard limit: only an admin's Unlock clears it.
+    locked_at = fields.DatetimeField(null=True)
 
     recovery_codes: fields.ReverseRelation[RecoveryCode]
 
@@ -50,6 +63,33 @@ class RecoveryCode(Model):
 
     class Meta:
         table = "recovery_codes"
+
+
+class AuditEvent(Model):
+    """One security-relevant event: who did what to whom, from where, and why. Never a secret."""
+
+    id = fields.IntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    action = fields.CharField(max_length=40, db_index=True)
+    outcome = fields.CharField(max_length=16, default="success")
+    actor = fields.CharField(max_length=USERNAME_MAX_CHARS, null=True)
+    target = fields.CharField(max_length=USERNAME_MAX_CHARS, null=True, db_index=True)
+    client_address = fields.CharField(max_length=64, null=True)
+    via = fields.CharField(max_length=8, default="web")
+    reason = fields.CharField(max_length=500, null=True)
+
+    class Meta:
+        table = "audit_events"
+
+
+class PolicySetting(Model):
+    """A deployment-wide switch an admin can change, e.g. whether 2FA is required for all users."""
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    value = fields.CharField(max_length=255)
+
+    class Meta:
+        table = "policy_settings"
 
 
 class SetupToken(Model):

@@ -54,7 +54,9 @@ async def create_user(
     try:
         return await User.create(username=name, password_hash=password_hash, is_admin=is_admin)
     except IntegrityError:
-        raise UsernameTaken("That username is taken.") from None
+        if await User.exists(username=name):
+            raise UsernameTaken("That username is taken.") from None
+        raise
 
 
 async def find_user(username: str) -> User | None:
