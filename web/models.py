@@ -65,6 +65,27 @@ class RecoveryCode(Model):
         table = "recovery_codes"
 
 
+class KnownDevice(Model):
+    """A browser that completed a full sign-in, remembered by a long-lived cookie (stored hashed).
+
+    Password failures from a known device count on the device's own row, so a burst of wrong
+    passwords from elsewhere cannot lock the real user out (OWASP "device cookies").
+    """
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="known_devices", on_delete=fields.CASCADE
+    )
+    fingerprint = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(auto_now_add=True)
+    password_failures = fields.IntField(default=0)
+    password_blocked_until = fields.FloatField(default=0)
+
+    class Meta:
+        table = "known_devices"
+
+
 class AuditEvent(Model):
     """One security-relevant event: who did what to whom, from where, and why. Never a secret."""
 
