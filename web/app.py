@@ -21,6 +21,7 @@ from web.db import close_database, open_database
 from web.services import Services, build_services
 from web.settings import Settings
 from web.views.errors import http_exception_handler, internal_error_handler
+from web.views.address_limit import per_address_limit
 from web.views.pages import account, healthz, index
 from web.views.security import add_security_headers, require_same_origin
 from web.views.setup import setup_page, setup_submit
@@ -69,6 +70,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         ],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         lifespan=[database],
+        # Registered so the app's lifespan closes it: a Redis store made from the URL closes its pool.
+        stores={"shared": services.store},
         plugins=[HTMXPlugin()],
         template_config=TemplateConfig(
             engine=JinjaTemplateEngine.from_environment(template_environment()),
@@ -81,6 +84,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             cookie_samesite="lax",
             exclude=["/static/", "/healthz"],
         ),
+        middleware=[per_address_limit().middleware],
         before_request=require_same_origin,
         before_send=[add_security_headers],
         exception_handlers={HTTPException: http_exception_handler, Exception: internal_error_handler},

@@ -84,6 +84,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     port = args.port or settings.port
     if not 1 <= port <= 65535 or args.workers < 1:
         raise UserError("--port must be 1 to 65535 and --workers at least 1")
+    if args.workers > 1 and settings.redis_url is None:
+        # Each worker process would keep its own sessions and limits: a sign-in made in one would
+        # be unknown to the next request's worker. Redis is the store they can share.
+        raise UserError("--workers above 1 needs PROVCONNECT_REDIS_URL (sessions must be shared by the workers)")
     # Workers re-read the environment: make the command-line address theirs too (cookie policy).
     os.environ["PROVCONNECT_HOST"], os.environ["PROVCONNECT_PORT"] = host, str(port)
     settings = load_settings()

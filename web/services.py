@@ -24,6 +24,8 @@ class Services:
     two_factor: TwoFactor
     flow: SignInFlow
     sessions: SessionStore
+    store: Store
+    """The store every instance shares when Redis is configured: sessions and per-address limits."""
     keyed: Keyed
     csrf_secret: str
     csrf_cookie: str
@@ -38,16 +40,26 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     hashing = PasswordHashing(settings.password_hash_concurrency)
     two_factor = TwoFactor(totp_box, keyed)
     policy = SessionPolicy(idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds)
-    sessions = SessionStore(
-        store or MemoryStore(), secure=settings.secure_cookies, idle_seconds=settings.session_idle_seconds
-    )
+    store = store if store is not None else build_store(settings)
+    sessions = SessionStore(store, secure=settings.secure_cookies, idle_seconds=settings.session_idle_seconds)
     return Services(
         settings=settings,
         hashing=hashing,
         two_factor=two_factor,
-        flow=SignInFlow(hashing, two_factor, session_box, policy),
+        flow=SignInFlow(hashing, two_factor, session_box, policy, keyed),
         sessions=sessions,
+        store=store,
         keyed=keyed,
         csrf_secret=derive_key(master, "csrf-token-signing").hex(),
         csrf_cookie=cookie_names(settings.secure_cookies).csrf,
     )
+
+
+def build_store(settings: Settings) -> Store:
+    """Redis when ``PROVCONNECT_REDIS_URL`` is set (shared by every instance), else this process's memory."""
+    if settings.redis_url is None:
+        return MemoryStore()
+    from litestar.stores.redis import RedisStore  # the optional "redis" extra; settings checked it is there
+
+    return RedisStore.with_client(url=settings.redis_url, namespace=settings.redis_namespace)
+

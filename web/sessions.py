@@ -19,6 +19,8 @@ from web.auth.flow import SignInState
 
 SESSION_ID_BYTES = 32
 SESSION_COOKIE = "provconnect_session"
+DEVICE_COOKIE = "provconnect_device"
+DEVICE_COOKIE_MAX_AGE_SECONDS = 90 * 24 * 3600
 SECURE_PREFIX = "__Host-"
 
 _encoder = msgspec.msgpack.Encoder()
@@ -29,12 +31,13 @@ _decoder = msgspec.msgpack.Decoder(SignInState)
 class CookieNames:
     session: str
     csrf: str
+    device: str
 
 
 def cookie_names(secure: bool) -> CookieNames:
     # __Host- cookies are Secure, host-only and path=/: a sibling subdomain cannot plant them.
     prefix = SECURE_PREFIX if secure else ""
-    return CookieNames(session=prefix + SESSION_COOKIE, csrf=prefix + "csrftoken")
+    return CookieNames(session=prefix + SESSION_COOKIE, csrf=prefix + "csrftoken", device=prefix + DEVICE_COOKIE)
 
 
 def _store_key(session_id: str) -> str:
@@ -49,6 +52,7 @@ class SessionStore:
         self._secure = secure
         self._idle_seconds = idle_seconds
         self.cookie_name = cookie_names(secure).session
+        self.device_cookie_name = cookie_names(secure).device
 
     async def load(self, session_id: str | None) -> SignInState | None:
         if not session_id or len(session_id) > 128:
@@ -89,6 +93,18 @@ class SessionStore:
             secure=self._secure,
             httponly=True,
             samesite="lax",
+        )
+
+    def device_cookie(self, token: str) -> Cookie:
+        """The known-device cookie: long-lived, but it only picks a password-throttling counter."""
+        return Cookie(
+            key=self.device_cookie_name,
+            value=token,
+            path="/",
+            secure=self._secure,
+            httponly=True,
+            samesite="lax",
+            max_age=DEVICE_COOKIE_MAX_AGE_SECONDS,
         )
 
     def expired_cookie(self) -> Cookie:

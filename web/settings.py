@@ -6,12 +6,15 @@ sees exactly what to fix and nothing starts half-configured.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -19,6 +22,8 @@ ENV_PREFIX = "PROVCONNECT_"
 SECRET_KEY_FILE_NAME = "secret.key"
 SECRET_KEY_MIN_CHARS = 32
 SECRET_KEY_FILE_MODE = 0o600
+POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+REDIS_NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9._-]+", flags=re.ASCII)
 
 SecureCookies = Literal["auto", "on", "off"]
 
@@ -36,6 +41,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Tortoise database URL (``PROVCONNECT_DATABASE_URL``); SQLite under ``data_dir`` by default."""
     redis_url: str | None = None
     """Shared store for sessions and per-address limits (``PROVCONNECT_REDIS_URL``); in-process if unset."""
+    redis_namespace: str = "provconnect"
+    """Prefix of every key this deployment puts in Redis (``PROVCONNECT_REDIS_NAMESPACE``)."""
     secret_key: str
     """Master key (``PROVCONNECT_SECRET_KEY``); encrypts TOTP secrets and signs tokens."""
     issuer: str = "ProVconnect"
@@ -52,6 +59,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """A session ends this many hours after sign-in whatever happens (``PROVCONNECT_SESSION_MAX_HOURS``)."""
     password_hash_concurrency: int = 1
     """Password hashes computed at once (``PROVCONNECT_PASSWORD_HASH_CONCURRENCY``); the rest wait."""
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite://")
 
     @property
     def session_idle_seconds(self) -> int:
@@ -71,6 +82,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database_url=_database_url(env, data_dir),
         redis_url=_redis_url(env),
+        redis_namespace=_redis_namespace(env),
         secret_key=_secret_key(env, data_dir),
         issuer=_issuer(env),
         host=host,
@@ -106,16 +118,37 @@ def _database_url(env: Mapping[str, str], data_dir: Path) -> str:
     raw = _get(env, "DATABASE_URL")
     if raw is None:
         return f"sqlite://{data_dir / 'provconnect.sqlite3'}"
-    if not raw.startswith(("sqlite://", "postgres://", "psql://")):
+    if raw.startswith("sqlite://"):
+        return raw
+    if not raw.startswith(POSTGRES_SCHEMES):
         raise _fail("DATABASE_URL", "must start with sqlite:// or postgres://")
+    _require_driver("DATABASE_URL", "asyncpg", "postgres")
+    if not urlsplit(raw).path.strip("/"):
+        raise _fail("DATABASE_URL", "names no database (postgres://user@host:5432/DATABASE)")
     return raw
 
 
 def _redis_url(env: Mapping[str, str]) -> str | None:
     raw = _get(env, "REDIS_URL")
-    if raw is not None and not raw.startswith(("redis://", "rediss://", "unix://")):
+    if raw is None:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
         raise _fail("REDIS_URL", "must start with redis://, rediss:// or unix://")
+    _require_driver("REDIS_URL", "redis", "redis")
     return raw
+
+
+def _redis_namespace(env: Mapping[str, str]) -> str:
+    raw = _get(env, "REDIS_NAMESPACE") or "provconnect"
+    if len(raw) > 64 or REDIS_NAMESPACE_PATTERN.fullmatch(raw) is None:
+        raise _fail("REDIS_NAMESPACE", "use 1 to 64 of A-Z a-z 0-9 . _ -")
+    return raw
+
+
+def _require_driver(name: str, module: str, extra: str) -> None:
+    # An optional driver: fail at start-up, naming the setting, rather than at the first request.
+    if importlib.util.find_spec(module) is None:
+        raise _fail(name, f"needs the {module} package: pip install 'provconnect-signin[{extra}]'")
 
 
 def _issuer(env: Mapping[str, str]) -> str:

@@ -189,7 +189,8 @@ def test_twenty_concurrent_posts_of_one_code_give_one_success(client: TestClient
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(post, sessions))
-    assert statuses.count(200) == 1 and statuses.count(401) == 19
+    # Exactly one success; the others were replays (401) or held back by the account's throttle (429).
+    assert statuses.count(200) == 1 and set(statuses) <= {200, 401, 429}
 
 
 def test_healthz_answers_ok(client: TestClient) -> None:

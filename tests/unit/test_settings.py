@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import stat
 from pathlib import Path
 
@@ -113,3 +114,42 @@ def test_a_provided_secret_key_creates_no_file(tmp_path: Path) -> None:
     settings = load_settings({"PROVCONNECT_DATA_DIR": str(data_dir), "PROVCONNECT_SECRET_KEY": KEY})
     assert settings.secret_key == KEY
     assert not (data_dir / SECRET_KEY_FILE_NAME).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "driver"),
+    [("DATABASE_URL", "postgres://u@db:5432/provconnect", "asyncpg"), ("REDIS_URL", "redis://cache:6379/0", "redis")],
+)
+def test_a_url_whose_driver_is_missing_names_the_variable_and_the_extra(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, driver: str
+) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda module, *a: None if module == driver else real_find_spec(module, *a))
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"PROVCONNECT_SECRET_KEY": KEY, f"PROVCONNECT_{name}": value})
+    message = str(raised.value)
+    assert message.startswith(f"PROVCONNECT_{name}: needs the {driver} package") and "\n" not in message
+
+
+def test_postgres_and_redis_urls_are_taken_as_given(in_tmp: Path) -> None:
+    env = {
+        "PROVCONNECT_SECRET_KEY": KEY,
+        "PROVCONNECT_DATABASE_URL": "postgres://u:p@db:5432/provconnect",
+        "PROVCONNECT_REDIS_URL": "redis://cache:6379/0",
+        "PROVCONNECT_REDIS_NAMESPACE": "site-a",
+    }
+    settings = load_settings(env)
+    assert (settings.database_url, settings.redis_url, settings.redis_namespace) == (
+        "postgres://u:p@db:5432/provconnect", "redis://cache:6379/0", "site-a"
+    )
+    assert not settings.uses_sqlite
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DATABASE_URL", "psql://u@db/x"), ("DATABASE_URL", "postgres://u@db:5432/"), ("REDIS_NAMESPACE", "a b")],
+)
+def test_more_bad_values_name_their_variable(in_tmp: Path, name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"PROVCONNECT_SECRET_KEY": KEY, f"PROVCONNECT_{name}": value})
+    assert str(raised.value).startswith(f"PROVCONNECT_{name}:")

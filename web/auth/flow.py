@@ -14,18 +14,21 @@ domain error; storing the state and choosing what to render is the web layer's j
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import msgspec
 
-from web.auth import totp
-from web.auth.crypto import Sealed, SecretBox
+from web.auth import devices, recovery, throttle, totp
+from web.auth.crypto import Keyed, Sealed, SecretBox
 from web.auth.passwords import PasswordHashing
-from web.auth.two_factor import TwoFactor
+from web.auth.two_factor import InvalidPin, TwoFactor
 from web.auth.users import find_user, record_sign_in
 from web.models import User
 
 PENDING_TTL_SECONDS = 5 * 60
+T = TypeVar("T")
 
 
 class Stage(str, enum.Enum):
@@ -72,22 +75,46 @@ class SignInFlow:
     """The transitions of the sign-in state machine."""
 
     def __init__(
-        self, hashing: PasswordHashing, two_factor: TwoFactor, box: SecretBox, policy: SessionPolicy
+        self,
+        hashing: PasswordHashing,
+        two_factor: TwoFactor,
+        box: SecretBox,
+        policy: SessionPolicy,
+        devices_key: Keyed,
     ) -> None:
         self._hashing = hashing
         self._two_factor = two_factor
         self._box = box  # seals what a session holds: the candidate secret, the new recovery codes
         self.policy = policy
+        self._devices_key = devices_key  # fingerprints known-device cookies
+
+    async def remember_device(self, state: SignInState, device_token: str | None) -> str | None:
+        """After a full sign-in: the new known-device token to hand out, if this browser needs one."""
+        if state.stage is not Stage.SIGNED_IN:
+            return None
+        return await devices.remember_device(self._devices_key, state.user_id, device_token)
 
     # -- step 1 --------------------------------------------------------------------------------
 
-    async def authenticate(self, username: str, password: str, *, now: float) -> SignInState:
-        """Check the password and return the state the user goes to next."""
+    async def authenticate(
+        self, username: str, password: str, *, now: float, device_token: str | None = None
+    ) -> SignInState:
+        """Check the password and return the state the user goes to next.
+
+        The attempt is counted before the hash is checked: on the device's own row when the
+        browser is a known device of this user, else on the account's row (throttle.PASSWORD).
+        """
         user = await find_user(username)
-        # Verify even for an unknown name (against a dummy hash): both cases take the same time.
-        matched = await self._hashing.verify(user.password_hash if user else None, password)
-        if user is None or not matched or user.is_disabled:
+        if user is None:
+            # Verify against a dummy hash: an unknown name takes the same time as a wrong password.
+            await self._hashing.verify(None, password)
             raise InvalidCredentials()
+        row = await devices.find_device(self._devices_key, user.id, device_token)
+        model, row_id = (type(row), row.id) if row is not None else (User, user.id)
+        await throttle.count_attempt(model, row_id, throttle.PASSWORD, now=now)
+        if not await self._hashing.verify(user.password_hash, password) or user.is_disabled:
+            raise InvalidCredentials()
+        await throttle.record_success(model, row_id, throttle.PASSWORD)
         return await self.start(user, now=now)
 
     async def start(self, user: User, *, now: float) -> SignInState:
@@ -129,13 +156,28 @@ class SignInFlow:
 
     async def submit_pin(self, state: SignInState, pin: str, *, now: float) -> SignInState:
         user = await self._user_at(state, Stage.PENDING)
-        await self._two_factor.verify_pin(user, pin, now=now)
+        await self._second_factor(
+            user.id, now, lambda: totp.require_pin_format(pin), lambda: self._two_factor.verify_pin(user, pin, now=now)
+        )
         return await self._signed_in(state, now, second_factor=True)
 
     async def submit_recovery_code(self, state: SignInState, code: str, *, now: float) -> SignInState:
         user = await self._user_at(state, Stage.PENDING)
-        await self._two_factor.use_recovery_code(user.id, code)
+        await self._second_factor(
+            user.id, now, lambda: recovery.canonical(code), lambda: self._two_factor.use_recovery_code(user.id, code)
+        )
         return await self._signed_in(state, now, second_factor=True)
+
+    async def _second_factor(
+        self, user_id: int, now: float, check_format: Callable[[], object], check_secret: Callable[[], Awaitable[T]]
+    ) -> T:
+        """The one path of every second-factor attempt: throttle, format, count, check, reset."""
+        await throttle.check_not_throttled(User, user_id, throttle.SECOND_FACTOR, now=now)
+        check_format()  # malformed input is a 4xx that counts nothing
+        await throttle.count_attempt(User, user_id, throttle.SECOND_FACTOR, now=now)
+        result = await check_secret()  # raises on a wrong secret: the attempt stays counted
+        await throttle.record_success(User, user_id, throttle.SECOND_FACTOR)
+        return result
 
     # -- enrollment ----------------------------------------------------------------------------
 
@@ -155,13 +197,28 @@ class SignInFlow:
         sealed = Sealed(state.candidate_key_id or "", state.candidate_secret)
         return self._box.open(sealed, owner=_candidate_owner(state)).decode()
 
-    def check_candidate(self, state: SignInState, pin: str, *, now: float) -> totp.PinCheck:
-        """The live check while typing: same code path as confirmation, nothing consumed."""
-        return self._two_factor.check_candidate(self.candidate_secret(state), pin, now=now)
+    async def check_candidate(self, state: SignInState, pin: str, *, now: float) -> bool:
+        """The live check while typing: the same throttled path as confirmation; claims nothing."""
+        secret = self.candidate_secret(state)
+
+        async def check() -> None:
+            if not self._two_factor.check_candidate(secret, pin, now=now).ok:
+                raise InvalidPin()
+
+        try:
+            await self._second_factor(state.user_id, now, lambda: totp.require_pin_format(pin), check)
+        except InvalidPin:
+            return False
+        return True
 
     async def confirm_enrollment(self, state: SignInState, pin: str, *, now: float) -> SignInState:
         secret = self.candidate_secret(state)
-        enrollment = await self._two_factor.confirm_enrollment(state.user_id, secret, pin, now=now)
+        enrollment = await self._second_factor(
+            state.user_id,
+            now,
+            lambda: totp.require_pin_format(pin),
+            lambda: self._two_factor.confirm_enrollment(state.user_id, secret, pin, now=now),
+        )
         sealed = self._box.seal("\n".join(enrollment.recovery_codes).encode(), owner=_codes_owner(state))
         return msgspec.structs.replace(
             state,

@@ -29,6 +29,7 @@ MESSAGES = {
     404: "There is nothing at this address.",
     405: "Reload the page and try again.",
     413: "Reload the page and try again.",
+    429: "Too many attempts from your network address. Try again in a minute.",
     415: "Reload the page and try again.",
     500: "The error was logged. Try again in a moment.",
     503: "The service cannot reach its database. Try again in a moment.",
@@ -53,6 +54,9 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     response = _error_page(request, exc.status_code, message)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 429 and "retry-after" not in {name.lower() for name in response.headers}:
+        # Litestar's rate limiter says RateLimit-Reset; browsers and clients read Retry-After.
+        response.headers["retry-after"] = (exc.headers or {}).get("RateLimit-Reset", "60")
     return response
 
 

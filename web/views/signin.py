@@ -6,16 +6,20 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
 from litestar.response import Template
 
 from web.auth import totp
 from web.auth.flow import InvalidCredentials, SignInState, Stage, WrongStage
+from web.auth.recovery import RecoveryCodeFormatError
+from web.auth.throttle import Throttled
 from web.auth.two_factor import AlreadyEnrolled, InvalidPin, InvalidRecoveryCode
 from web.services import Services
 from web.views.deps import AppServices
 from web.views.forms import FormInvalid, read_form
 from web.views.panels import panel_context, panel_for
 from web.views.render import fresh_csrf, is_htmx, render, see_other
+from web.views.throttling import throttle_message
 from web.views.visit import Advanced, Visit, advance, end_visit, open_visit
 
 AUTH_BODY_LIMIT_BYTES = 16 * 1024  # a 1,024-character password fits many times; a flood does not
@@ -24,6 +28,7 @@ INVALID_PIN = "Invalid PIN code"
 INVALID_RECOVERY_CODE = "Invalid recovery code"
 SESSION_ENDED = "Your sign-in has expired or was not started. Sign in again."
 PIN_MESSAGE = "Enter the 6-digit code from your authenticator app."
+RECOVERY_MESSAGE = "Enter a recovery code like abcd-efgh-ijkl-mnop."
 
 
 class PasswordForm(msgspec.Struct):
@@ -54,12 +59,15 @@ class SignInController(Controller):
         visit = await open_visit(request, services)
         try:
             form = await read_form(request, PasswordForm, PASSWORD_MESSAGES)
+            state = await services.flow.authenticate(
+                form.username, form.password, now=services.clock(), device_token=_device_token(request, services)
+            )
         except FormInvalid as invalid:
             return _credentials(request, invalid.errors, status=invalid.status)
-        try:
-            state = await services.flow.authenticate(form.username, form.password, now=services.clock())
         except InvalidCredentials:
             return _credentials(request, {"_form": INVALID_CREDENTIALS}, status=401, username=form.username)
+        except Throttled as throttled:
+            return _throttled(request, "credentials", {"username": form.username[:256]}, throttled)
         return await show_next(request, services, await advance(services, visit, state))
 
     @post("/pin")
@@ -70,10 +78,12 @@ class SignInController(Controller):
         try:
             pin = await _read_pin(request)
             state = await services.flow.submit_pin(visit.state, pin, now=services.clock())  # type: ignore[arg-type]
-        except FormInvalid as invalid:
-            return render(request, "pin", {"errors": invalid.errors}, status=invalid.status)
+        except (FormInvalid, totp.PinFormatError) as invalid:
+            return render(request, "pin", {"errors": _pin_errors(invalid)}, status=422)
         except InvalidPin as wrong:
             return render(request, "pin", _pin_failure(wrong), status=401)
+        except Throttled as throttled:
+            return _throttled(request, "pin", {}, throttled)
         except WrongStage:
             return await _wrong_stage(request, services, visit)
         return await show_next(request, services, await advance(services, visit, state))
@@ -85,28 +95,32 @@ class SignInController(Controller):
             return await _wrong_stage(request, services, visit)
         recovery_mode = {"use_recovery": True}
         try:
-            form = await read_form(request, RecoveryForm, {"code": "Enter one of your recovery codes."})
+            form = await read_form(request, RecoveryForm, {"code": RECOVERY_MESSAGE})
             state = await services.flow.submit_recovery_code(visit.state, form.code, now=services.clock())  # type: ignore[arg-type]
-        except FormInvalid as invalid:
-            return render(request, "pin", {**recovery_mode, "errors": invalid.errors}, status=invalid.status)
+        except (FormInvalid, RecoveryCodeFormatError):
+            return render(request, "pin", {**recovery_mode, "errors": {"code": RECOVERY_MESSAGE}}, status=422)
         except InvalidRecoveryCode:
             return render(request, "pin", {**recovery_mode, "errors": {"_form": INVALID_RECOVERY_CODE}}, status=401)
+        except Throttled as throttled:
+            return _throttled(request, "pin", recovery_mode, throttled)
         except WrongStage:
             return await _wrong_stage(request, services, visit)
         return await show_next(request, services, await advance(services, visit, state))
 
     @post("/enroll/check")
     async def enroll_check(self, request: Request, services: AppServices) -> Template:
-        """The live status under the PIN box while typing: checks the code, consumes nothing."""
+        """The live status under the PIN box while typing: same throttled check, claims nothing."""
         visit = await open_visit(request, services)
         if not _at(visit, Stage.ENROLLING):
-            return Template("partials/pin_status.html", context={"status": "expired"}, status_code=403)
+            return _pin_status("expired", status_code=403)
         try:
             pin = await _read_pin(request)
-        except FormInvalid:
-            return Template("partials/pin_status.html", context={"status": "invalid"})
-        check = services.flow.check_candidate(visit.state, pin, now=services.clock())  # type: ignore[arg-type]
-        return Template("partials/pin_status.html", context={"status": "valid" if check.ok else "invalid"})
+            valid = await services.flow.check_candidate(visit.state, pin, now=services.clock())  # type: ignore[arg-type]
+        except (FormInvalid, totp.PinFormatError):
+            return _pin_status("invalid")
+        except Throttled as throttled:
+            return _pin_status("throttled", status_code=429, headers=_retry_after(throttled))
+        return _pin_status("valid" if valid else "invalid")
 
     @post("/enroll")
     async def enroll(self, request: Request, services: AppServices) -> Response:
@@ -117,11 +131,13 @@ class SignInController(Controller):
         try:
             pin = await _read_pin(request)
             next_state = await services.flow.confirm_enrollment(state, pin, now=services.clock())
-        except FormInvalid as invalid:
-            context = {**panel_context(services, state), "errors": invalid.errors}
-            return render(request, "enroll", context, status=invalid.status)
+        except (FormInvalid, totp.PinFormatError) as invalid:
+            context = {**panel_context(services, state), "errors": _pin_errors(invalid)}
+            return render(request, "enroll", context, status=422)
         except InvalidPin as wrong:
             return render(request, "enroll", {**panel_context(services, state), **_pin_failure(wrong)}, status=401)
+        except Throttled as throttled:
+            return _throttled(request, "enroll", panel_context(services, state), throttled)
         except (WrongStage, AlreadyEnrolled):
             return await _wrong_stage(request, services, visit)
         return await show_next(request, services, await advance(services, visit, next_state))
@@ -166,11 +182,33 @@ def _at(visit: Visit, stage: Stage) -> bool:
 
 
 async def _read_pin(request: Request) -> str:
+    """The PIN as typed, less pasted spaces and dashes; the flow checks its format in order."""
     form = await read_form(request, PinForm, {"pin": PIN_MESSAGE})
-    try:
-        return totp.require_pin_format(totp.normalise_pin(form.pin))
-    except totp.PinFormatError:
-        raise FormInvalid({"pin": PIN_MESSAGE}) from None
+    return totp.normalise_pin(form.pin)
+
+
+def _pin_errors(invalid: Exception) -> dict[str, str]:
+    if isinstance(invalid, FormInvalid) and "_form" in invalid.errors:
+        return invalid.errors
+    return {"pin": PIN_MESSAGE}
+
+
+def _device_token(request: Request, services: Services) -> str | None:
+    return request.cookies.get(services.sessions.device_cookie_name)
+
+
+def _retry_after(throttled: Throttled) -> dict[str, str]:
+    return {} if throttled.locked else {"retry-after": str(throttled.retry_after)}
+
+
+def _throttled(request: Request, panel: str, context: dict[str, object], throttled: Throttled) -> Template:
+    """429 with when to retry; nothing was evaluated, so it says nothing about the secret."""
+    errors = {"_form": throttle_message(throttled)}
+    return render(request, panel, {**context, "errors": errors}, status=429, headers=_retry_after(throttled))
+
+
+def _pin_status(status: str, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Template:
+    return Template("partials/pin_status.html", context={"status": status}, status_code=status_code, headers=headers)
 
 
 def _pin_failure(wrong: InvalidPin) -> dict[str, object]:
@@ -184,10 +222,16 @@ def _credentials(request: Request, errors: dict[str, str], *, status: int, usern
 
 async def show_next(request: Request, services: Services, advanced: Advanced) -> Response:
     """After a transition: the next panel for htmx, a redirect to the page for a plain post."""
+    cookies = [*advanced.cookies, *await _known_device_cookie(request, services, advanced.state)]
     if not is_htmx(request):
-        return see_other("/", cookies=advanced.cookies)
+        return see_other("/", cookies=cookies)
     panel, context = panel_for(services, advanced.state)
-    return render(request, panel, context, cookies=advanced.cookies, csrf_token=advanced.csrf_token)
+    return render(request, panel, context, cookies=cookies, csrf_token=advanced.csrf_token)
+
+
+async def _known_device_cookie(request: Request, services: Services, state: SignInState) -> list[Cookie]:
+    token = await services.flow.remember_device(state, _device_token(request, services))
+    return [] if token is None else [services.sessions.device_cookie(token)]
 
 
 async def _wrong_stage(request: Request, services: Services, visit: Visit) -> Response:

@@ -1,0 +1,53 @@
+"""Known devices: a browser that completed a full sign-in keeps a long-lived random cookie.
+
+Password failures from a known device are counted on that device's own row instead of the
+account's, so a burst of wrong passwords from elsewhere (which throttles and may finally lock the
+account's counter) cannot keep the real user, on their usual browser, from reaching the PIN step.
+The cookie alone signs nobody in: it only chooses which counter a password attempt is charged to.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from web.auth.crypto import Keyed
+from web.models import KnownDevice
+
+DEVICE_TOKEN_BYTES = 32
+DEVICE_TTL_DAYS = 90
+DEVICE_TOKEN_MAX_CHARS = 128
+MAX_DEVICES_PER_USER = 20  # oldest forgotten first, so the table cannot grow without bound
+
+
+def _fingerprint(keyed: Keyed, token: str) -> str:
+    return keyed.digest("device:" + token)
+
+
+async def find_device(keyed: Keyed, user_id: int, token: str | None) -> KnownDevice | None:
+    """The user's known device behind ``token``, if the token is one and is still fresh."""
+    if not token or len(token) > DEVICE_TOKEN_MAX_CHARS:
+        return None
+    fresh_since = datetime.now(timezone.utc) - timedelta(days=DEVICE_TTL_DAYS)
+    return await KnownDevice.get_or_none(
+        user_id=user_id, fingerprint=_fingerprint(keyed, token), last_used_at__gte=fresh_since
+    )
+
+
+async def remember_device(keyed: Keyed, user_id: int, token: str | None) -> str | None:
+    """After a full sign-in: refresh the known device, or register a new one and return its token."""
+    device = await find_device(keyed, user_id, token)
+    now = datetime.now(timezone.utc)
+    if device is not None:
+        await KnownDevice.filter(id=device.id).update(last_used_at=now)
+        return None
+    new_token = secrets.token_urlsafe(DEVICE_TOKEN_BYTES)
+    await KnownDevice.create(user_id=user_id, fingerprint=_fingerprint(keyed, new_token), last_used_at=now)
+    await _forget_oldest(user_id)
+    return new_token
+
+
+async def _forget_oldest(user_id: int) -> None:
+    stale = await KnownDevice.filter(user_id=user_id).order_by("-last_used_at").offset(MAX_DEVICES_PER_USER)
+    if stale:
+        await KnownDevice.filter(id__in=[device.id for device in stale]).delete()

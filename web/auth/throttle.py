@@ -1,0 +1,101 @@
+"""Per-account attempt counters: escalating delays, a hard limit, shared by every instance.
+
+Each counter is a pair of columns on a database row (failures, blocked-until). An attempt is
+counted *before* its secret is checked, by a compare-and-set on the failure count, so concurrent
+attempts from any number of sessions, addresses and instances are counted exactly and none slips
+past a delay. The attempt is counted as a failure up front (with the delay a failure would earn);
+a success resets the counter. When throttled, nothing is evaluated, so the answer is the same
+whether or not the secret would have been right.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from tortoise.models import Model
+
+FREE_FAILURES = 5  # consecutive failures allowed without any wait
+BASE_DELAY_SECONDS = 5.0  # the wait after the first failure beyond the free ones; doubles after each
+MAX_DELAY_SECONDS = 15 * 60.0
+HARD_LIMIT_FAILURES = 100  # NIST SP 800-63B: at most 100 consecutive failures, then an admin unlocks
+CAS_ATTEMPTS = 8  # compare-and-set retries when concurrent attempts race on one row
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """The two columns that hold one counter, and whether reaching the limit locks the account."""
+
+    failures: str
+    blocked_until: str
+    locks_account: bool = False
+
+
+PASSWORD = Counter("password_failures", "password_blocked_until")
+SECOND_FACTOR = Counter("second_factor_failures", "second_factor_blocked_until", locks_account=True)
+
+
+class Throttled(Exception):
+    """Too many attempts: try again after ``retry_after`` seconds, or never (``locked``) until unlocked."""
+
+    def __init__(self, retry_after: int, *, locked: bool = False) -> None:
+        super().__init__("too many attempts")
+        self.retry_after = retry_after
+        self.locked = locked
+
+
+def delay_after(failures: int) -> float:
+    """Seconds to wait after ``failures`` consecutive failures: 0 for the free ones, then doubling."""
+    if failures < FREE_FAILURES:
+        return 0.0
+    return min(BASE_DELAY_SECONDS * 2 ** (failures - FREE_FAILURES), MAX_DELAY_SECONDS)
+
+
+async def count_attempt(model: type[Model], row_id: int, counter: Counter, *, now: float) -> int:
+    """Count one attempt on ``model`` row ``row_id`` before its secret is checked, or raise Throttled.
+
+    Returns the failure count this attempt would leave behind if it fails.
+    """
+    for _ in range(CAS_ATTEMPTS):
+        failures, blocked_until, locked = await _read(model, row_id, counter)
+        _refuse_if_throttled(failures, blocked_until, locked, now)
+        after = failures + 1
+        changes: dict[str, object] = {counter.failures: after, counter.blocked_until: now + delay_after(after)}
+        if counter.locks_account and after >= HARD_LIMIT_FAILURES:
+            changes["locked_at"] = datetime.now(timezone.utc)
+        # Compare-and-set on the count: of concurrent attempts that read the same value, one wins.
+        if await model.filter(id=row_id, **{counter.failures: failures}).update(**changes) == 1:
+            return after
+    raise Throttled(retry_after=1)  # lost every race: a burst is under way, back off
+
+
+async def record_success(model: type[Model], row_id: int, counter: Counter) -> None:
+    """A success of this factor resets its counter (and, for the second factor, the lock)."""
+    changes: dict[str, object] = {counter.failures: 0, counter.blocked_until: 0}
+    if counter.locks_account:
+        changes["locked_at"] = None
+    await model.filter(id=row_id).update(**changes)
+
+
+async def check_not_throttled(model: type[Model], row_id: int, counter: Counter, *, now: float) -> None:
+    """Raise Throttled if an attempt now would be refused, without counting anything."""
+    failures, blocked_until, locked = await _read(model, row_id, counter)
+    _refuse_if_throttled(failures, blocked_until, locked, now)
+
+
+async def _read(model: type[Model], row_id: int, counter: Counter) -> tuple[int, float, bool]:
+    fields = [counter.failures, counter.blocked_until] + (["locked_at"] if counter.locks_account else [])
+    row = await model.filter(id=row_id).values(*fields)
+    if not row:
+        raise Throttled(retry_after=1)  # the row vanished mid-flight: refuse, fail closed
+    values = row[0]
+    locked = counter.locks_account and values["locked_at"] is not None
+    return int(values[counter.failures]), float(values[counter.blocked_until]), locked
+
+
+def _refuse_if_throttled(failures: int, blocked_until: float, locked: bool, now: float) -> None:
+    if locked or failures >= HARD_LIMIT_FAILURES:
+        raise Throttled(retry_after=0, locked=True)
+    if blocked_until > now:
+        raise Throttled(retry_after=max(1, math.ceil(blocked_until - now)))
