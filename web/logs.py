@@ -1,4 +1,4 @@
-"""Logging set-up for the server: uvicorn's access log without query strings.
+"""Logging: uvicorn's access log without query strings, and one JSON line per authentication event.
 
 The first-administrator link carries its one-time token in the query string; an access log line
 must never hold a secret (ASVS 16.5.3), so every access record is cut at the '?'.
@@ -6,6 +6,7 @@ must never hold a secret (ASVS 16.5.3), so every access record is cut at the '?'
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -29,4 +30,30 @@ def uvicorn_log_config() -> dict[str, Any]:
     config["filters"] = {"drop_query_strings": {"()": "web.logs.DropQueryStrings"}}
     config["handlers"] = {name: dict(handler) for name, handler in LOGGING_CONFIG["handlers"].items()}
     config["handlers"]["access"]["filters"] = ["drop_query_strings"]
+    config["formatters"] = {**LOGGING_CONFIG["formatters"], "json": {"()": "web.logs.JsonLineFormatter"}}
+    config["handlers"]["auth"] = {"formatter": "json", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+    config["loggers"] = {**LOGGING_CONFIG["loggers"], AUTH_LOGGER.name: {"handlers": ["auth"], "level": "INFO", "propagate": False}}
     return config
+
+
+AUTH_LOGGER = logging.getLogger("provconnect.auth")
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line: machines parse it, people can still read it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            **getattr(record, "fields", {"message": record.getMessage()}),
+        }
+        return json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
+
+
+def auth_event(event: str, outcome: str, *, user: str | None, client: str | None, **extra: str | int) -> None:
+    """Log one authentication event. Callers pass names and outcomes only, never a secret:
+    no password, PIN, TOTP secret, recovery code, session id or token may go in ``extra``."""
+    fields = {"event": event, "outcome": outcome, "user": user, "client": client, **extra}
+    AUTH_LOGGER.info("%s %s", event, outcome, extra={"fields": fields})

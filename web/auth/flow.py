@@ -57,7 +57,14 @@ class SignInState(msgspec.Struct, kw_only=True):
 
 
 class InvalidCredentials(Exception):
-    """Wrong password, unknown user or disabled account: deliberately indistinguishable."""
+    """Wrong password, unknown user or disabled account: deliberately indistinguishable to the user.
+
+    ``username`` is the account's name when one exists (for the log), never what was typed.
+    """
+
+    def __init__(self, username: str | None = None) -> None:
+        super().__init__("invalid credentials")
+        self.username = username
 
 
 class WrongStage(Exception):
@@ -113,7 +120,7 @@ class SignInFlow:
         model, row_id = (type(row), row.id) if row is not None else (User, user.id)
         await throttle.count_attempt(model, row_id, throttle.PASSWORD, now=now)
         if not await self._hashing.verify(user.password_hash, password) or user.is_disabled:
-            raise InvalidCredentials()
+            raise InvalidCredentials(user.username)
         await throttle.record_success(model, row_id, throttle.PASSWORD)
         return await self.start(user, now=now)
 

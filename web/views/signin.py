@@ -20,6 +20,8 @@ from web.views.forms import FormInvalid, read_form
 from web.views.panels import panel_context, panel_for
 from web.views.render import fresh_csrf, is_htmx, render, see_other
 from web.views.throttling import throttle_message
+from web.auth.users import canonical_or_none
+from web.logs import auth_event
 from web.views.visit import Advanced, Visit, advance, end_visit, open_visit
 
 AUTH_BODY_LIMIT_BYTES = 16 * 1024  # a 1,024-character password fits many times; a flood does not
@@ -64,10 +66,13 @@ class SignInController(Controller):
             )
         except FormInvalid as invalid:
             return _credentials(request, invalid.errors, status=invalid.status)
-        except InvalidCredentials:
+        except InvalidCredentials as failed:
+            _log(request, "password", "failure", failed.username)
             return _credentials(request, {"_form": INVALID_CREDENTIALS}, status=401, username=form.username)
         except Throttled as throttled:
+            _log(request, "password", "throttled", canonical_or_none(form.username))
             return _throttled(request, "credentials", {"username": form.username[:256]}, throttled)
+        _log(request, "password", "success", state.username)
         return await show_next(request, services, await advance(services, visit, state))
 
     @post("/pin")
@@ -81,8 +86,10 @@ class SignInController(Controller):
         except (FormInvalid, totp.PinFormatError) as invalid:
             return render(request, "pin", {"errors": _pin_errors(invalid)}, status=422)
         except InvalidPin as wrong:
+            _log(request, "pin", "failure", visit.username)
             return render(request, "pin", _pin_failure(wrong), status=401)
         except Throttled as throttled:
+            _log(request, "pin", "throttled", visit.username)
             return _throttled(request, "pin", {}, throttled)
         except WrongStage:
             return await _wrong_stage(request, services, visit)
@@ -100,8 +107,10 @@ class SignInController(Controller):
         except (FormInvalid, RecoveryCodeFormatError):
             return render(request, "pin", {**recovery_mode, "errors": {"code": RECOVERY_MESSAGE}}, status=422)
         except InvalidRecoveryCode:
+            _log(request, "recovery_code", "failure", visit.username)
             return render(request, "pin", {**recovery_mode, "errors": {"_form": INVALID_RECOVERY_CODE}}, status=401)
         except Throttled as throttled:
+            _log(request, "recovery_code", "throttled", visit.username)
             return _throttled(request, "pin", recovery_mode, throttled)
         except WrongStage:
             return await _wrong_stage(request, services, visit)
@@ -135,8 +144,10 @@ class SignInController(Controller):
             context = {**panel_context(services, state), "errors": _pin_errors(invalid)}
             return render(request, "enroll", context, status=422)
         except InvalidPin as wrong:
+            _log(request, "enroll", "failure", state.username)
             return render(request, "enroll", {**panel_context(services, state), **_pin_failure(wrong)}, status=401)
         except Throttled as throttled:
+            _log(request, "enroll", "throttled", state.username)
             return _throttled(request, "enroll", panel_context(services, state), throttled)
         except (WrongStage, AlreadyEnrolled):
             return await _wrong_stage(request, services, visit)
@@ -166,6 +177,8 @@ class SignInController(Controller):
 @post("/signout", request_max_body_size=AUTH_BODY_LIMIT_BYTES)
 async def sign_out(request: Request, services: AppServices) -> Response:
     visit = await open_visit(request, services)
+    if visit.state is not None:
+        _log(request, "sign_out", "success", visit.state.username)
     cookies = await end_visit(services, visit)
     token, csrf_cookie = fresh_csrf(services)
     if not is_htmx(request):
@@ -175,6 +188,10 @@ async def sign_out(request: Request, services: AppServices) -> Response:
 
 
 # -- named steps ---------------------------------------------------------------------------------
+
+
+def _log(request: Request, event: str, outcome: str, user: str | None) -> None:
+    auth_event(event, outcome, user=user, client=request.client.host if request.client else None)
 
 
 def _at(visit: Visit, stage: Stage) -> bool:
@@ -222,6 +239,7 @@ def _credentials(request: Request, errors: dict[str, str], *, status: int, usern
 
 async def show_next(request: Request, services: Services, advanced: Advanced) -> Response:
     """After a transition: the next panel for htmx, a redirect to the page for a plain post."""
+    _log(request, f"stage.{advanced.state.stage.value}", "success", advanced.state.username)
     cookies = [*advanced.cookies, *await _known_device_cookie(request, services, advanced.state)]
     if not is_htmx(request):
         return see_other("/", cookies=cookies)

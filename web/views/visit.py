@@ -23,6 +23,10 @@ class Visit:
     cookies: list[Cookie] = field(default_factory=list)
 
     @property
+    def username(self) -> str | None:
+        return self.state.username if self.state is not None else None
+
+    @property
     def signed_in(self) -> bool:
         return self.state is not None and self.state.stage is Stage.SIGNED_IN
 
