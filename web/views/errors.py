@@ -60,6 +60,14 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     return response
 
 
+def database_unavailable_handler(request: Request, exc: Exception) -> Response:
+    """Fail closed: nothing was stored and nobody was let in; say so and let the client retry."""
+    logger.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    response = _error_page(request, 503)
+    response.headers["retry-after"] = "5"
+    return response
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return _error_page(request, 500)
