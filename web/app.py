@@ -20,7 +20,8 @@ from litestar_htmx import HTMXPlugin
 from web.db import close_database, open_database
 from web.services import Services, build_services
 from web.settings import Settings
-from web.views.errors import http_exception_handler, internal_error_handler
+from web.db import DATABASE_DOWN_ERRORS
+from web.views.errors import database_unavailable_handler, http_exception_handler, internal_error_handler
 from web.views.address_limit import per_address_limit
 from web.views.pages import account, healthz, index
 from web.views.security import add_security_headers, require_same_origin
@@ -87,7 +88,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         middleware=[per_address_limit().middleware],
         before_request=require_same_origin,
         before_send=[add_security_headers],
-        exception_handlers={HTTPException: http_exception_handler, Exception: internal_error_handler},
+        exception_handlers={
+            HTTPException: http_exception_handler,
+            **{error: database_unavailable_handler for error in DATABASE_DOWN_ERRORS},
+            Exception: internal_error_handler,
+        },
         openapi_config=None,
         debug=False,
     )
