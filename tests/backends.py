@@ -14,11 +14,16 @@ import asyncio
 import itertools
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+if TYPE_CHECKING:
+    from web.settings import Settings
 
 ENV_POSTGRES = "PROVCONNECT_TEST_POSTGRES"
 ENV_REDIS = "PROVCONNECT_TEST_REDIS"
@@ -130,3 +135,28 @@ def reach(server_url: str, redis_url: str) -> SharedServers:
     except Exception as error:  # noqa: BLE001
         unavailable(f"Redis at {ENV_REDIS} does not answer: {error}")
     return SharedServers(server_url, redis_url)
+
+
+def database_dump(settings: Settings) -> bytes:
+    """Everything the database holds, as an attacker with a copy of it would see it."""
+    if settings.uses_sqlite:
+        files = sorted(Path(settings.data_dir).glob("provconnect.sqlite3*"))  # main file, WAL, journal
+        assert files, "no database file found"
+        return b"".join(path.read_bytes() for path in files)
+    # Raw column values, bytea as its bytes: what a copy of the tables gives an attacker.
+    with ThreadPoolExecutor(max_workers=1) as thread:  # callers may be inside a running event loop
+        return thread.submit(asyncio.run, _table_bytes(settings.database_url)).result(timeout=60)
+
+
+async def _table_bytes(url: str) -> bytes:
+    import asyncpg
+
+    chunks: list[bytes] = []
+    connection = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        for table in await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"):
+            for row in await connection.fetch(f'SELECT * FROM "{table["tablename"]}"'):
+                chunks.extend(v if isinstance(v, bytes) else str(v).encode() for v in row.values())
+    finally:
+        await connection.close()
+    return b"\n".join(chunks)

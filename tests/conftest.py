@@ -52,6 +52,13 @@ def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedS
         servers.drop()
 
 
+@pytest.fixture(autouse=True)
+def _forget_cached_sql() -> None:
+    # Tortoise caches each model's INSERT/UPDATE SQL per connection name for the life of the process;
+    # a server runs one backend, but this process alternates, so the other dialect's SQL must go.
+    EXECUTOR_CACHE.clear()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param  # type: ignore[no-any-return]
@@ -59,9 +66,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
-    # Tortoise caches each model's INSERT/UPDATE SQL per connection name for the life of the process;
-    # a server runs one backend, but this process alternates, so the other dialect's SQL must go.
-    EXECUTOR_CACHE.clear()
     if backend == "sqlite":
         shutil.copy(request.getfixturevalue("migrated_template"), tmp_path / DATABASE_FILE)
         yield make_settings(tmp_path)

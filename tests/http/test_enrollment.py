@@ -6,6 +6,7 @@ import re
 
 from litestar.testing import TestClient
 
+from tests.backends import database_dump
 from tests.support import RECOVERY_CODE_TEXT, SECRET_KEY_TEXT, Browser, FakeClock, load_user, seed_user
 from web.app import services_of
 from web.auth import totp
@@ -72,7 +73,7 @@ def test_confirmation_stores_the_secret_encrypted_and_shows_ten_codes_once(
     assert client.get("/signin/recovery-codes.txt").status_code == 403  # shown once
     for page in (client.get("/").text, client.get("/account").text):
         assert secret not in page and totp.group_secret(secret) not in page
-    database = (settings.data_dir / "provconnect.sqlite3").read_bytes()
+    database = database_dump(settings)
     assert secret.encode() not in database
     assert not any(code.encode() in database or code.replace("-", "").encode() in database for code in codes)
 

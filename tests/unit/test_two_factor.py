@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import database_dump
 from web.auth import recovery, totp
 from web.auth.crypto import Sealed
 from web.auth.totp import PinFormatError
@@ -30,10 +31,8 @@ def pin(secret: str, at: float, offset_steps: int = 0) -> str:
 
 
 def database_bytes(settings: Settings) -> bytes:
-    """Every SQLite file on disk (main file, WAL, journal), as raw bytes."""
-    files = sorted(Path(settings.data_dir).glob("provconnect.sqlite3*"))
-    assert files, "no database file found"
-    return b"".join(path.read_bytes() for path in files)
+    """Every SQLite file on disk (main file, WAL, journal) or a PostgreSQL dump, as raw bytes."""
+    return database_dump(settings)
 
 
 @pytest.fixture
