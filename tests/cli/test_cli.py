@@ -81,3 +81,11 @@ def test_generated_key_file_is_private(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_several_workers_without_redis_are_refused_with_one_line(data_dir: Path) -> None:
+    result = run(data_dir, "serve", "--workers", "2", "--port", "8999", PROVCONNECT_REDIS_URL="")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: --workers above 1 needs PROVCONNECT_REDIS_URL (sessions must be shared by the workers)"
+    ]
