@@ -10,8 +10,11 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 
 from web.auth.crypto import Keyed, SecretBox, derive_key
+from web.auth.account import AccountFlow
+from web.auth.audited_flow import AuditedSignInFlow
 from web.auth.flow import SessionPolicy, SignInFlow
 from web.auth.passwords import PasswordHashing
+from web.auth.throttle import PhantomCounters
 from web.auth.two_factor import TwoFactor
 from web.sessions import SessionStore, cookie_names
 from web.settings import Settings
@@ -23,6 +26,8 @@ class Services:
     hashing: PasswordHashing
     two_factor: TwoFactor
     flow: SignInFlow
+    account: AccountFlow
+    """Self-service on one's own account and the step-up check of admin actions."""
     sessions: SessionStore
     store: Store
     """The store every instance shares when Redis is configured: sessions and per-address limits."""
@@ -42,11 +47,14 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     policy = SessionPolicy(idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds)
     store = store if store is not None else build_store(settings)
     sessions = SessionStore(store, secure=settings.secure_cookies, idle_seconds=settings.session_idle_seconds)
+    phantoms = PhantomCounters(store, keyed.digest)
+    flow = AuditedSignInFlow(hashing, two_factor, session_box, policy, keyed, phantoms)  # audit: web/auth/audited_flow.py
     return Services(
         settings=settings,
         hashing=hashing,
         two_factor=two_factor,
-        flow=SignInFlow(hashing, two_factor, session_box, policy, keyed),
+        flow=flow,
+        account=AccountFlow(flow, two_factor, hashing, SecretBox(derive_key(master, "account-sealed-values")), keyed),
         sessions=sessions,
         store=store,
         keyed=keyed,

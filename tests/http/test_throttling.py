@@ -176,3 +176,14 @@ def test_per_address_limit_answers_429_with_retry_after(client: TestClient, brow
     assert statuses[:600].count(429) == 0 and statuses[600] == 429
     last = browser.post("/signin/pin", {"pin": "123456"})
     assert "Too many attempts" in last.text and int(last.headers["retry-after"]) > 0
+
+
+def test_a_name_without_an_account_is_throttled_exactly_like_a_real_one(client: TestClient, browser: Browser) -> None:
+    seed_user(client, "alice")
+    answers = {}
+    for name in ("alice", "nobody"):
+        statuses = [browser.password(name, "wrong password!").status_code for _ in range(FREE_FAILURES + 1)]
+        last = browser.password(name, "wrong password!")
+        answers[name] = (statuses, last.status_code, last.headers.get("retry-after"))
+    assert answers["alice"] == answers["nobody"]
+    assert answers["nobody"][0] == [401] * FREE_FAILURES + [429]

@@ -4,7 +4,8 @@
     pending   --PIN or recovery code ok--> signed_in
     password ok, not enrolled --> enrolling(user, candidate secret) --PIN ok--> recovery_codes
     recovery_codes --continue--> signed_in
-    password ok, exempt user --> signed_in
+    password ok, exempt user (or 2FA optional and not enrolled) --> signed_in
+    signed_in after an admin's password reset --> change_password --new password--> signed_in
     any --sign out, timeout, auth epoch bumped (admin reset), account disabled--> anonymous
 
 Every function takes the current state and plain values and returns the next state or raises a
@@ -20,11 +21,12 @@ from typing import TypeVar
 
 import msgspec
 
+from web.auth import audit, policy
 from web.auth import devices, recovery, throttle, totp
 from web.auth.crypto import Keyed, Sealed, SecretBox
 from web.auth.passwords import PasswordHashing
 from web.auth.two_factor import InvalidPin, TwoFactor
-from web.auth.users import find_user, record_sign_in
+from web.auth.users import canonical_or_none, find_user, record_sign_in
 from web.models import User
 
 PENDING_TTL_SECONDS = 5 * 60
@@ -36,6 +38,7 @@ class Stage(str, enum.Enum):
     ENROLLING = "enrolling"
     RECOVERY_CODES = "recovery_codes"
     SIGNED_IN = "signed_in"
+    CHANGE_PASSWORD = "change_password"  # fully authenticated, but must replace an admin-set password
 
 
 class SignInState(msgspec.Struct, kw_only=True):
@@ -54,6 +57,10 @@ class SignInState(msgspec.Struct, kw_only=True):
     candidate_secret: bytes | None = None
     recovery_codes_key_id: str | None = None
     recovery_codes: bytes | None = None
+    must_change_password: bool = False
+    admin_change: str | None = None
+    """What an administrator last did to the user's 2FA ("reset", "revoke", "require"): told at sign-in."""
+    admin_change_at: float | None = None
 
 
 class InvalidCredentials(Exception):
@@ -88,12 +95,14 @@ class SignInFlow:
         box: SecretBox,
         policy: SessionPolicy,
         devices_key: Keyed,
+        phantoms: throttle.PhantomCounters,
     ) -> None:
         self._hashing = hashing
         self._two_factor = two_factor
         self._box = box  # seals what a session holds: the candidate secret, the new recovery codes
         self.policy = policy
         self._devices_key = devices_key  # fingerprints known-device cookies
+        self._phantoms = phantoms  # throttle names without an account exactly like real ones
 
     async def remember_device(self, state: SignInState, device_token: str | None) -> str | None:
         """After a full sign-in: the new known-device token to hand out, if this browser needs one."""
@@ -113,7 +122,8 @@ class SignInFlow:
         """
         user = await find_user(username)
         if user is None:
-            # Verify against a dummy hash: an unknown name takes the same time as a wrong password.
+            # Same throttle, same dummy-hash time: nothing tells an unknown name from a wrong password.
+            await self._phantoms.count_attempt(canonical_or_none(username) or username, now=now)
             await self._hashing.verify(None, password)
             raise InvalidCredentials()
         row = await devices.find_device(self._devices_key, user.id, device_token)
@@ -135,11 +145,16 @@ class SignInFlow:
             started_at=now,
             stage_at=now,
             seen_at=now,
+            must_change_password=user.must_change_password,
+            admin_change=user.two_factor_changed_by_admin,
+            admin_change_at=user.two_factor_changed_at.timestamp() if user.two_factor_changed_at else None,
         )
         if user.totp_exempt:
             return await self._signed_in(state, now, second_factor=False)
         if user.has_totp:
             return state
+        if not await policy.two_factor_required():
+            return await self._signed_in(state, now, second_factor=False)  # may still enroll from /account
         return self._start_enrollment(state, now)
 
     # -- continuing a session ------------------------------------------------------------------
@@ -156,7 +171,7 @@ class SignInFlow:
     def _timed_out(self, state: SignInState, now: float) -> bool:
         if now - state.seen_at > self.policy.idle_seconds or now - state.started_at > self.policy.max_seconds:
             return True
-        in_progress = state.stage in (Stage.PENDING, Stage.ENROLLING)
+        in_progress = state.stage in (Stage.PENDING, Stage.ENROLLING, Stage.CHANGE_PASSWORD)
         return in_progress and now - state.stage_at > self.policy.pending_seconds
 
     # -- step 2: PIN or recovery code ----------------------------------------------------------
@@ -259,11 +274,28 @@ class SignInFlow:
             raise WrongStage()
         return user
 
+    async def finish_password_change(self, state: SignInState, *, now: float, auth_epoch: int) -> SignInState:
+        """After the forced password change (which bumped the epoch): the user is signed in."""
+        if state.stage is not Stage.CHANGE_PASSWORD:
+            raise WrongStage()
+        changed = msgspec.structs.replace(state, must_change_password=False, auth_epoch=auth_epoch)
+        return await self._signed_in(changed, now, second_factor=False)
+
+    async def second_factor(
+        self, user_id: int, now: float, check_format: Callable[[], object], check_secret: Callable[[], Awaitable[T]]
+    ) -> T:
+        """The same throttled path, for checks after sign-in: step-up and account changes."""
+        return await self._second_factor(user_id, now, check_format, check_secret)
+
     async def _signed_in(self, state: SignInState, now: float, *, second_factor: bool) -> SignInState:
-        await record_sign_in(state.user_id)
+        # Fully authenticated, but an admin chose the password: it is replaced before anything else.
+        stage = Stage.CHANGE_PASSWORD if state.must_change_password else Stage.SIGNED_IN
+        if stage is Stage.SIGNED_IN:
+            await record_sign_in(state.user_id)
+            await audit.record(audit.SIGN_IN, actor=state.username, target=state.username)
         return msgspec.structs.replace(
             state,
-            stage=Stage.SIGNED_IN,
+            stage=stage,
             stage_at=now,
             second_factor_at=now if second_factor else state.second_factor_at,
             candidate_key_id=None,

@@ -86,8 +86,13 @@ async def count_users() -> int:
     return await User.all().count()
 
 
-async def reset_two_factor(user_id: int) -> None:
-    """Remove the authenticator and recovery codes and end every session of the user."""
+async def reset_two_factor(user_id: int, *, exempt: bool = False, changed_by_admin: str | None = None) -> None:
+    """Remove the authenticator and recovery codes and end every session of the user.
+
+    ``exempt`` lets the user in with the password alone afterwards (an admin's revoke);
+    ``changed_by_admin`` ("reset", "revoke") is what the user is told, with the date, at next sign-in.
+    """
+    told = {"two_factor_changed_by_admin": changed_by_admin, "two_factor_changed_at": datetime.now(timezone.utc)}
     async with in_transaction():
         await RecoveryCode.filter(user_id=user_id).delete()
         await User.filter(id=user_id).update(
@@ -95,7 +100,8 @@ async def reset_two_factor(user_id: int) -> None:
             totp_key_id=None,
             totp_enabled_at=None,
             totp_last_step=0,
-            totp_exempt=False,
+            totp_exempt=exempt,
+            **(told if changed_by_admin else {}),
         )
         await bump_auth_epoch(user_id)
 
@@ -106,7 +112,10 @@ async def bump_auth_epoch(user_id: int) -> None:
 
 
 async def record_sign_in(user_id: int) -> None:
-    await User.filter(id=user_id).update(last_sign_in_at=datetime.now(timezone.utc))
+    """A full sign-in: remember when, and forget the admin change the user has now been told about."""
+    await User.filter(id=user_id).update(
+        last_sign_in_at=datetime.now(timezone.utc), two_factor_changed_by_admin=None, two_factor_changed_at=None
+    )
 
 
 def two_factor_state(user: User) -> str:

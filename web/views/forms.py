@@ -34,8 +34,12 @@ async def read_form(request: Request, struct: type[StructT], messages: dict[str,
     form = await request.form()
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    # A field with a default may be left out (an unticked checkbox, a PIN box shown only sometimes).
+    optional = {field.name for field in msgspec.structs.fields(struct) if not field.required}
     for name in struct.__struct_fields__:
         given = form.getall(name) if name in form else []
+        if not given and name in optional:
+            continue
         if len(given) != 1 or not isinstance(given[0], str):
             errors[name] = messages[name]
             continue
