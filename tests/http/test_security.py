@@ -196,3 +196,22 @@ def test_twenty_concurrent_posts_of_one_code_give_one_success(client: TestClient
 def test_healthz_answers_ok(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200 and response.text == "ok\n"
+
+
+def test_malformed_cookies_are_ignored_or_refused_never_a_crash(client: TestClient, clock: FakeClock) -> None:
+    alice = seed_user(client, "alice")
+    raw = client.get("/", headers={"Cookie": "provconnect_session=\u00fcn\u00efc\u00f6d\u00e9".encode("latin-1")})
+    assert raw.status_code == 200 and "Username" in raw.text
+    for value in ("x" * 4000, "%00%ff\\;", '"quoted"', ""):
+        client.cookies.clear()
+        client.cookies.set(SESSION, value, domain="testserver.local")
+        client.cookies.set("provconnect_device", value, domain="testserver.local")
+        page = client.get("/")
+        assert page.status_code == 200 and "Username" in page.text
+        browser = Browser(client)
+        assert "PIN code" in browser.password(alice).text
+    client.cookies.clear()
+    client.get("/")
+    client.cookies.set("csrftoken", "garbage", domain="testserver.local")
+    refused = client.post("/signin/password", data={"username": "alice", "password": alice.password, "_csrf_token": "garbage"})
+    assert refused.status_code == 403 and "This form has expired" in refused.text
