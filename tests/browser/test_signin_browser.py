@@ -349,3 +349,31 @@ def test_qr_code_stays_readable_in_dark_mode_and_screenshots(server: Server, ope
     if os.environ.get(UPDATE_DOCS_ENV) == "1" or not DOCS_SCREENSHOT.exists():
         DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
         light.locator("#panel").screenshot(path=str(DOCS_SCREENSHOT))
+
+
+def test_qr_code_is_drawn_whole(server: Server, session: Session) -> None:
+    """The whole symbol, quiet zone included, must be inside the box the page gives the QR image.
+
+    An inline SVG without a viewBox is not scaled when CSS resizes it: it is cut off instead, and a QR
+    code missing its corner finder patterns cannot be scanned.
+    """
+    page = session.page
+    page.goto("/")
+    enter_password(page, server.add_user("qr"))
+    expect_enrollment_panel(page)
+    geometry = page.evaluate(
+        """() => {
+          const svg = document.querySelector('.qr svg');
+          const symbol = svg.querySelector('path');  // the light background: the symbol with its quiet zone
+          const box = svg.getBoundingClientRect(), drawn = symbol.getBoundingClientRect();
+          const rect = r => [r.left, r.top, r.right, r.bottom].map(v => Math.round(v * 10) / 10);
+          return {svg: rect(box), symbol: rect(drawn), viewBox: svg.getAttribute('viewBox'),
+                  size: [svg.getAttribute('width'), svg.getAttribute('height')]};
+        }"""
+    )
+    (left, top, right, bottom), (s_left, s_top, s_right, s_bottom) = geometry["svg"], geometry["symbol"]
+    assert right - left >= 150, f"the QR code is drawn too small to scan: {geometry}"
+    assert (s_left >= left - 1 and s_top >= top - 1 and s_right <= right + 1 and s_bottom <= bottom + 1), (
+        f"the QR code is cut off: the symbol spans {geometry['symbol']} but its SVG box is {geometry['svg']} "
+        f"(viewBox={geometry['viewBox']!r}, width/height={geometry['size']})"
+    )

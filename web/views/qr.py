@@ -14,7 +14,8 @@ QR_LIGHT = "#ffffff"  # explicit: segno's default is transparent, unreadable on 
 def qr_svg(data: str, *, label: str) -> Markup:
     """An accessible inline SVG of ``data``; segno escapes the title, the data is drawn, not written."""
     svg = segno.make(data, error="m").svg_inline(
-        scale=QR_SCALE, border=QR_BORDER_MODULES, dark=QR_DARK, light=QR_LIGHT, title=label, svgclass="qr-svg"
+        scale=QR_SCALE, border=QR_BORDER_MODULES, dark=QR_DARK, light=QR_LIGHT, title=label, svgclass="qr-svg",
+        omitsize=True,  # a viewBox instead of a fixed size: CSS scales the code instead of cropping it
     )
     # role=img + the <title> give screen readers a name; markupsafe keeps Jinja from escaping it.
     return Markup(svg.replace("<svg ", '<svg role="img" aria-label="{}" '.format(Markup.escape(label)), 1))
