@@ -15,17 +15,13 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from tortoise.context import TortoiseContext
 
+from web import cli_admin
+from web.auth import admin_actions
+from web.auth.admin_actions import COMMAND_LINE, ActionRefused
+from web.auth.directory import account_label
 from web.auth.passwords import PasswordHashing, PasswordPolicyError
 from web.auth.setup_tokens import issue_setup_token
-from web.auth.users import (
-    UnknownUser,
-    UsernameError,
-    create_user,
-    get_user,
-    list_users,
-    reset_two_factor,
-    two_factor_state,
-)
+from web.auth.users import UnknownUser, UsernameError, list_users, two_factor_state
 from web.db import apply_migrations, tortoise_config
 from web.logs import uvicorn_log_config
 from web.services import build_services
@@ -41,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = load_settings()
         args.run(settings, args)
-    except (SettingsError, UserError, UnknownUser, UsernameError, PasswordPolicyError) as error:
+    except (SettingsError, UserError, UnknownUser, UsernameError, PasswordPolicyError, ActionRefused) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
@@ -68,9 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(run=_user_add)
     user.add_parser("list", help="list users with role, 2FA state and lock state").set_defaults(run=_user_list)
-    reset = user.add_parser("reset-2fa", help="remove a user's authenticator and end their sessions")
-    reset.add_argument("username")
-    reset.set_defaults(run=_user_reset_2fa)
+    cli_admin.add_commands(user, _admin_command)
     return parser
 
 
@@ -113,7 +107,8 @@ def _user_add(settings: Settings, args: argparse.Namespace) -> None:
     password = _read_password(args.password_stdin)
 
     async def add() -> None:
-        await create_user(PasswordHashing(1), args.username, password, is_admin=args.admin)
+        hashing = PasswordHashing(1)
+        await admin_actions.add_user(hashing, COMMAND_LINE, args.username, password, is_admin=args.admin, initial=False)
 
     asyncio.run(_with_database(settings, add))
     print(f"created {'administrator' if args.admin else 'user'} {args.username}")
@@ -123,19 +118,23 @@ def _user_list(settings: Settings, _: argparse.Namespace) -> None:
     async def show() -> None:
         for user in await list_users():
             role = "admin" if user.is_admin else "user"
-            account = "disabled" if user.is_disabled else "active"
+            account = account_label(user).lower()  # active, disabled or locked
             print(f"{user.username}\t{role}\t{two_factor_state(user)}\t{account}")
 
     asyncio.run(_with_database(settings, show))
 
 
-def _user_reset_2fa(settings: Settings, args: argparse.Namespace) -> None:
-    async def reset() -> None:
-        user = await get_user(args.username)
-        await reset_two_factor(user.id)
+def _admin_command(work: cli_admin.Work) -> Callable[[Settings, argparse.Namespace], None]:
+    def run(settings: Settings, args: argparse.Namespace) -> None:
+        said: list[str] = []
 
-    asyncio.run(_with_database(settings, reset))
-    print(f"2FA reset for {args.username}: their sessions ended; next sign-in shows the enrollment panel")
+        async def act() -> None:
+            said.append(await work(args))
+
+        asyncio.run(_with_database(settings, act))
+        print(said[0])
+
+    return run
 
 
 # -- helpers -------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from web.auth.passwords import PasswordHashing
 from web.auth.users import bump_auth_epoch, create_user, get_user_by_id, reset_two_factor
 from web.models import KnownDevice, User
 
+PASSWORD_RESET_DONE = "New initial password set for {name}: they must change it at their next sign-in."
 LAST_ADMIN = "This is the last enabled administrator: make someone else an administrator first."
 SELF_FORBIDDEN = {
     "revoke-2fa": "You cannot revoke your own two-factor authentication.",
@@ -94,12 +95,16 @@ async def reset_password(
     await User.filter(id=target.id).update(password_hash=password_hash, must_change_password=True)
     await bump_auth_epoch(target.id)
     await _audit(audit.RESET_PASSWORD, actor, target.username, reason, audit.SUCCESS)
-    message = f"New initial password set for {target.username}: they must change it at their next sign-in."
-    return Done(await get_user_by_id(target_id), message)
+    return Done(await get_user_by_id(target_id), PASSWORD_RESET_DONE.format(name=target.username))
 
 
-async def add_user(hashing: PasswordHashing, actor: Actor, username: str, password: str, *, is_admin: bool) -> User:
+async def add_user(
+    hashing: PasswordHashing, actor: Actor, username: str, password: str, *, is_admin: bool, initial: bool = True
+) -> User:
+    """A new account; an ``initial`` password (set by an admin) must be changed at first sign-in."""
     user = await create_user(hashing, username, password, is_admin=is_admin)
+    if initial:
+        await User.filter(id=user.id).update(must_change_password=True)
     await _audit(audit.ADD_USER, actor, user.username, None, audit.SUCCESS)
     if is_admin:
         await _audit(audit.GRANT_ADMIN, actor, user.username, None, audit.SUCCESS)

@@ -31,6 +31,7 @@ STATE_FILTERS = {
 }
 TABLE_COLUMNS = (
     "id", "username", "is_admin", "is_disabled", "totp_exempt", "totp_secret_sealed", "last_sign_in_at", "locked_at",
+    "password_failures", "second_factor_failures",
 )
 
 
