@@ -12,7 +12,7 @@ import re
 import string
 from collections import Counter
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, quote, quote_plus
+from urllib.parse import quote, quote_plus
 
 import msgspec
 import pyotp
