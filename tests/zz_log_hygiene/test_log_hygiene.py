@@ -356,11 +356,6 @@ def test_no_secret_in_what_the_server_writes(tmp_path: Path) -> None:
     assert {p["outcome"] for p in failures} == {"failure", "throttled"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: web/views/signin.py logs canonical_or_none(form.username) on a throttled password step, "
-    "so text typed into the username field (a password, by mistake) reaches the log; failures log None",
-)
 def test_text_typed_as_a_username_is_not_logged_even_when_throttled(settings: Settings, every_record: Keep) -> None:
     """People type their password into the username box; for a name with no account, nothing typed is logged."""
     seen = Seen(passwords={f"my.password-{secrets.token_hex(6)}"})

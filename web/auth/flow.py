@@ -128,7 +128,11 @@ class SignInFlow:
             raise InvalidCredentials()
         row = await devices.find_device(self._devices_key, user.id, device_token)
         model, row_id = (type(row), row.id) if row is not None else (User, user.id)
-        await throttle.count_attempt(model, row_id, throttle.PASSWORD, now=now)
+        try:
+            await throttle.count_attempt(model, row_id, throttle.PASSWORD, now=now)
+        except throttle.Throttled as throttled:
+            throttled.username = user.username
+            raise
         if not await self._hashing.verify(user.password_hash, password) or user.is_disabled:
             raise InvalidCredentials(user.username)
         await throttle.record_success(model, row_id, throttle.PASSWORD)

@@ -46,6 +46,7 @@ class Throttled(Exception):
         super().__init__("too many attempts")
         self.retry_after = retry_after
         self.locked = locked
+        self.username: str | None = None  # the account's name, set only when an account exists (for logs)
 
 
 def delay_after(failures: int) -> float:

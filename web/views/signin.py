@@ -20,7 +20,6 @@ from web.views.forms import FormInvalid, read_form
 from web.views.panels import panel_context, panel_for
 from web.views.render import fresh_csrf, is_htmx, render, see_other
 from web.views.throttling import throttle_message
-from web.auth.users import canonical_or_none
 from web.logs import auth_event
 from web.views.visit import Advanced, Visit, advance, end_visit, open_visit
 
@@ -70,7 +69,7 @@ class SignInController(Controller):
             _log(request, "password", "failure", failed.username)
             return _credentials(request, {"_form": INVALID_CREDENTIALS}, status=401, username=form.username)
         except Throttled as throttled:
-            _log(request, "password", "throttled", canonical_or_none(form.username))
+            _log(request, "password", "throttled", throttled.username)
             return _throttled(request, "credentials", {"username": form.username[:256]}, throttled)
         _log(request, "password", "success", state.username)
         return await show_next(request, services, await advance(services, visit, state))
