@@ -23,7 +23,12 @@ from web.settings import Settings
 from web.db import DATABASE_DOWN_ERRORS
 from web.views.errors import database_unavailable_handler, http_exception_handler, internal_error_handler
 from web.views.address_limit import per_address_limit
-from web.views.pages import account, healthz, index
+from web.views.account import AccountController
+from web.views.admin import AdminController
+from web.views.admin_audit import AdminAuditController
+from web.views.audit_context import audit_context
+from web.views.pages import healthz, index
+from web.views.password_change import new_password
 from web.views.security import add_security_headers, require_same_origin
 from web.views.setup import setup_page, setup_submit
 from web.views.signin import SignInController, sign_out
@@ -59,7 +64,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             index,
-            account,
+            AccountController,
+            AdminController,
+            AdminAuditController,
+            new_password,
             healthz,
             setup_page,
             setup_submit,
@@ -85,7 +93,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             cookie_samesite="lax",
             exclude=["/static/", "/healthz"],
         ),
-        middleware=[per_address_limit().middleware],
+        middleware=[audit_context, per_address_limit().middleware],
         before_request=require_same_origin,
         before_send=[add_security_headers],
         exception_handlers={

@@ -1,4 +1,4 @@
-"""The page itself (GET /), the account page and the health check."""
+"""The page itself (GET /) and the health check. The account page lives in web/views/account.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from litestar import Request, Response, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from web.auth.users import get_user_by_id, two_factor_state
 from web.db import database_answers
 from web.services import Services
 from web.views.deps import AppServices
@@ -25,25 +24,6 @@ async def index(request: Request, services: AppServices, use: FromQuery[str | No
     if visit.ended:
         context = {**context, "notice": SESSION_ENDED_NOTICE}
     return render(request, panel, context, cookies=visit.cookies)
-
-
-@get("/account")
-async def account(request: Request, services: AppServices) -> Template:
-    """The signed-in user's own settings; anyone else gets the sign-in step they are at."""
-    visit = await open_visit(request, services)
-    if not visit.signed_in:
-        panel, context = panel_for(services, visit.state)
-        return render(request, panel, context, cookies=visit.cookies)
-    state = visit.state
-    assert state is not None
-    user = await get_user_by_id(state.user_id)
-    context = {
-        "username": user.username,
-        "is_admin": user.is_admin,
-        "two_factor_state": two_factor_state(user).capitalize(),
-        "recovery_codes_left": await services.two_factor.recovery_codes_left(user.id),
-    }
-    return render(request, "account", context)
 
 
 @get("/healthz", cache=False)

@@ -44,9 +44,12 @@ def admin_change_notice(state: SignInState) -> str | None:
     return text.format(when=when)
 
 
-def panel_context(services: Services, state: SignInState) -> dict[str, Any]:
-    """The enrollment panel: the candidate secret as QR, as grouped text and as an otpauth:// link."""
-    secret = services.flow.candidate_secret(state)
+def panel_context(services: Services, state: SignInState, secret: str | None = None) -> dict[str, Any]:
+    """The enrollment panel: the candidate secret as QR, as grouped text and as an otpauth:// link.
+
+    ``secret``: another candidate than the sign-in one (the account page's new authenticator).
+    """
+    secret = secret if secret is not None else services.flow.candidate_secret(state)
     uri = totp.provisioning_uri(secret, account=state.username, issuer=services.settings.issuer)
     return {
         "apps": SUGGESTED_APPS,
