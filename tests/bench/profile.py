@@ -1,0 +1,123 @@
+"""Where a request's time goes: py-spy samples one server worker while a load runs.
+
+    .venv/bin/python -m tests.bench.profile [pin|page|healthz] [--postgres]
+
+Needs py-spy (``pip install py-spy``) and wrk. Prints the share of samples that fall inside
+each of a list of named areas (ORM, session store, templates, ...) and the top leaf functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from tests.bench.run import (
+    Bench, Config, Plan, clear_redis, create_database, drop_database, environment, load, seed, wrk,
+    current_pin,
+)
+from tests.server_process import ServerProcess
+
+# (label, text that marks a frame as inside it), checked in order against each stack.
+AREAS = [
+    ("argon2", "argon2"),
+    ("Tortoise ORM + driver (queries)", "tortoise/"),
+    ("asyncpg", "asyncpg/"),
+    ("aiosqlite / sqlite3", "aiosqlite"),
+    ("Redis client", "redis/"),
+    ("Litestar memory store", "stores/memory.py"),
+    ("session store (web/sessions.py)", "web/sessions.py"),
+    ("Jinja templates", "jinja2/"),
+    ("CSRF middleware", "middleware/csrf.py"),
+    ("rate-limit middleware", "middleware/rate_limit.py"),
+    ("form parsing", "multipart"),
+    ("TOTP / crypto", "web/auth/totp.py"),
+    ("uvicorn HTTP parsing", "uvicorn/protocols"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["pin", "page", "healthz"], nargs="?", default="pin")
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--seconds", type=float, default=8)
+    args = parser.parse_args()
+    config = Config("profile", 1, postgres=args.postgres, redis=args.postgres)
+    plan = Plan(runs=1, seconds=args.seconds, pin_users=4000, signin_users=1, flood_users=1)
+    with tempfile.TemporaryDirectory() as scratch:
+        name = f"provconnect_profile_{secrets.token_hex(4)}" if args.postgres else None
+        namespace = f"provconnect-profile-{secrets.token_hex(4)}"
+        env = environment(config, Path(scratch), create_database(name) if name else None, namespace)
+        server = None
+        try:
+            asyncio.run(seed(env, plan))
+            server = ServerProcess(env, Path(scratch) / "server.log").wait_ready()
+            wrk(server.url + "/", 2, 8)
+            bench = Bench(server, plan)
+            raw = Path(scratch) / "samples.txt"
+            if args.what == "pin":
+                users = [f"p{n}" for n in range(plan.pin_users)]
+                sessions = load(bench.job("prepare", items=users, seconds=120))["cookies"]
+                job = bench.job("pins", items=sessions, pin=current_pin())
+                drive = threading.Thread(target=lambda: print("load:", load(job)["statuses"], file=sys.stderr))
+            else:
+                path = "/" if args.what == "page" else "/healthz"
+                drive = threading.Thread(target=lambda: wrk(server.url + path, args.seconds, 32))  # type: ignore[union-attr]
+            drive.start()
+            subprocess.run(
+                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.process.pid), "--duration", str(int(args.seconds) - 2),
+                 "--format", "raw", "--output", str(raw), "--rate", "200", "--nonblocking", "--threads"],
+                check=True, capture_output=True,
+            )
+            drive.join()
+            shutil.copy(raw, "/tmp/provconnect-profile-samples.txt")
+            report(raw)
+        finally:
+            if server is not None:
+                server.stop()
+            if name:
+                drop_database(name)
+            if args.postgres:
+                clear_redis(namespace)
+
+
+def report(raw: Path) -> None:
+    areas: collections.Counter[str] = collections.Counter()
+    leaves: collections.Counter[str] = collections.Counter()
+    total = idle = 0
+    threads: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        frames = stack.split(";")
+        thread, frames = frames[0], frames[1:]
+        if not frames:
+            continue
+        threads[thread.split(" ")[-1]] += count
+        if "select" in frames[-1] and ("selectors.py" in frames[-1] or "base_events.py" in frames[-1]):
+            idle += count  # the event loop waiting for I/O
+            continue
+        total += count
+        leaves[frames[-1]] += count
+        for label, marker in AREAS:
+            if any(marker in frame for frame in frames):
+                areas[label] += count
+                break
+    print(f"{total} busy samples ({idle} idle in the event loop's select)")
+    for label, count in areas.most_common():
+        print(f"  {count / total:6.1%}  {label}")
+    print("samples per thread:", dict(threads))
+    print("top leaf functions:")
+    for frame, count in leaves.most_common(15):
+        print(f"  {count / total:6.1%}  {frame}")
+
+
+if __name__ == "__main__":
+    main()
