@@ -38,6 +38,8 @@ MIGRATIONS_MODULE = "web.migrations"
 # instead of at every commit. A power cut (not a crash of the process) can lose the last commits,
 # never corrupt the file. Measured in the README's Performance section; a URL query overrides it.
 SQLITE_PRAGMAS = {"journal_mode": "WAL", "synchronous": "NORMAL"}
+# Tortoise's SQLite client with statements run on the event loop's thread (web/db_sqlite.py).
+SQLITE_ENGINE = "web.db_sqlite"
 # Connections per process to PostgreSQL: a request makes a handful of short queries in a row.
 POSTGRES_POOL = {"minsize": 2, "maxsize": 10}
 
@@ -45,9 +47,11 @@ POSTGRES_POOL = {"minsize": 2, "maxsize": 10}
 def connection_config(database_url: str) -> dict[str, Any]:
     """Tortoise's connection entry for the URL, with our defaults where the URL says nothing."""
     connection = expand_db_url(database_url)
-    defaults = SQLITE_PRAGMAS if connection["engine"] == "tortoise.backends.sqlite" else POSTGRES_POOL
-    for key, value in defaults.items():
+    is_sqlite = connection["engine"] == "tortoise.backends.sqlite"
+    for key, value in (SQLITE_PRAGMAS if is_sqlite else POSTGRES_POOL).items():
         connection["credentials"].setdefault(key, value)
+    if is_sqlite:
+        connection["engine"] = SQLITE_ENGINE
     return connection
 
 
