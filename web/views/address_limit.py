@@ -14,7 +14,8 @@ POSTS_PER_ADDRESS_PER_MINUTE = 600
 SHARED_STORE_NAME = "shared"  # registered in create_app: memory, or Redis for several instances
 
 
-def _counts(request: Request) -> bool:
+async def _counts(request: Request) -> bool:
+    # async on purpose: Litestar runs a plain function here in a worker thread, on every request.
     return request.method == "POST"
 
 
