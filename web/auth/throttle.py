@@ -22,6 +22,7 @@ from tortoise.models import Model
 FREE_FAILURES = 5  # consecutive failures allowed without any wait
 BASE_DELAY_SECONDS = 5.0  # the wait after the first failure beyond the free ones; doubles after each
 MAX_DELAY_SECONDS = 15 * 60.0
+MAX_DOUBLINGS = 32  # far past the cap already
 HARD_LIMIT_FAILURES = 100  # NIST SP 800-63B: at most 100 consecutive failures, then an admin unlocks
 CAS_ATTEMPTS = 8  # compare-and-set retries when concurrent attempts race on one row
 
@@ -53,7 +54,8 @@ def delay_after(failures: int) -> float:
     """Seconds to wait after ``failures`` consecutive failures: 0 for the free ones, then doubling."""
     if failures < FREE_FAILURES:
         return 0.0
-    return min(BASE_DELAY_SECONDS * 2 ** (failures - FREE_FAILURES), MAX_DELAY_SECONDS)
+    doublings = min(failures - FREE_FAILURES, MAX_DOUBLINGS)  # bounded: 2.0 ** n overflows past ~1023
+    return min(BASE_DELAY_SECONDS * 2.0**doublings, MAX_DELAY_SECONDS)
 
 
 async def count_attempt(model: type[Model], row_id: int, counter: Counter, *, now: float) -> int:

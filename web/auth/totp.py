@@ -70,22 +70,23 @@ def match_step(secret: str, pin: str, *, now: float | None = None) -> PinCheck:
     """Check a well-formed ``pin`` against ``secret`` within the window around ``now``."""
     require_pin_format(pin)
     step_now = current_step(time.time() if now is None else now)
-    for offset in _offsets(WINDOW_STEPS):
+    for offset in _offsets(WINDOW_STEPS, step_now):
         if hmac.compare_digest(code_at(secret, step_now + offset), pin):
             return PinCheck(step=step_now + offset)
     return PinCheck(step=None, drift_seconds=_drift(secret, pin, step_now))
 
 
 def _drift(secret: str, pin: str, step_now: int) -> int | None:
-    for offset in _offsets(DRIFT_SEARCH_STEPS):
+    for offset in _offsets(DRIFT_SEARCH_STEPS, step_now):
         if abs(offset) > WINDOW_STEPS and hmac.compare_digest(code_at(secret, step_now + offset), pin):
             return offset * STEP_SECONDS
     return None
 
 
-def _offsets(reach: int) -> list[int]:
-    # Nearest first, so the smallest plausible drift is the one reported.
-    return sorted(range(-reach, reach + 1), key=lambda offset: (abs(offset), offset))
+def _offsets(reach: int, step_now: int) -> list[int]:
+    # Nearest first, so the smallest plausible drift is the one reported; no step before 1970.
+    offsets = [offset for offset in range(-reach, reach + 1) if step_now + offset >= 0]
+    return sorted(offsets, key=lambda offset: (abs(offset), offset))
 
 
 def group_secret(secret: str, size: int = 4) -> str:

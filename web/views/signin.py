@@ -127,7 +127,10 @@ class SignInController(Controller):
         except (FormInvalid, totp.PinFormatError):
             return _pin_status("invalid")
         except Throttled as throttled:
+            _log(request, "live_check", "throttled", visit.username)
             return _pin_status("throttled", status_code=429, headers=_retry_after(throttled))
+        if not valid:
+            _log(request, "live_check", "failure", visit.username)  # counted on the second-factor throttle
         return _pin_status("valid" if valid else "invalid")
 
     @post("/enroll")
