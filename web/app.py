@@ -24,6 +24,7 @@ from web.db import DATABASE_DOWN_ERRORS
 from web.views.errors import database_unavailable_handler, http_exception_handler, internal_error_handler
 from web.views.address_limit import per_address_limit
 from web.views.account import AccountController
+from web.views.account_authenticator import AuthenticatorController
 from web.views.admin import AdminController
 from web.views.admin_audit import AdminAuditController
 from web.views.audit_context import audit_context
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         route_handlers=[
             index,
             AccountController,
+            AuthenticatorController,
             AdminController,
             AdminAuditController,
             new_password,

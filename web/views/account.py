@@ -22,10 +22,9 @@ from web.auth.flow import SignInState
 from web.auth.users import get_user_by_id
 from web.services import Services
 from web.views.access import ACCESS_HANDLERS, signed_in_only, signed_in_state, visit_of
-from web.views.admin_support import Refusal, refusals
 from web.views.deps import AppServices
 from web.views.forms import FormInvalid, read_form
-from web.views.panels import panel_context
+from web.views.refusals import Refusal, refusals
 from web.views.render import is_htmx, render, see_other
 from web.views.visit import advance
 
@@ -38,7 +37,6 @@ DONE = {
     "cancelled": "Nothing was changed.",
 }
 CODES_ISSUED = "New recovery codes: save them now, they are shown only once. The old codes no longer work."
-TWO_FACTOR_ON = "Two-factor authentication is on. Save these recovery codes: they are shown only once."
 
 
 class PasswordChangeForm(msgspec.Struct):
@@ -66,7 +64,7 @@ class AccountController(Controller):
 
     @get("/")
     async def page(self, request: Request, services: AppServices, done: FromQuery[str] = "") -> Template:
-        return await _account(request, services, signed_in_state(request), notice=DONE.get(done))
+        return await account_page(request, services, signed_in_state(request), notice=DONE.get(done))
 
     @post("/password")
     async def change_password(self, request: Request, services: AppServices) -> Response:
@@ -80,13 +78,13 @@ class AccountController(Controller):
                 )
         except Refusal as refused:
             errors = as_new_password_errors(refused.errors)
-            return await _account(request, services, signed_in_state(request), status=refused.status,
+            return await account_page(request, services, signed_in_state(request), status=refused.status,
                                   headers=refused.headers, password_errors=errors)
         # The epoch moved on (other sessions end): this one goes on under a fresh id, with the new epoch.
         advanced = await advance(services, visit, state)
         if not is_htmx(request):
             return see_other("/account?done=password", cookies=advanced.cookies)
-        return await _account(request, services, advanced.state, notice=DONE["password"], cookies=advanced.cookies,
+        return await account_page(request, services, advanced.state, notice=DONE["password"], cookies=advanced.cookies,
                               csrf_token=advanced.csrf_token)
 
     @post("/recovery-codes")
@@ -94,84 +92,16 @@ class AccountController(Controller):
         visit = visit_of(request)
         try:
             async with refusals():
-                pin = await _read_pin(request)
+                pin = await read_pin(request)
                 state, codes = await services.account.regenerate_recovery_codes(
                     signed_in_state(request), pin, now=services.clock()
                 )
         except Refusal as refused:
-            return await _account(request, services, signed_in_state(request), status=refused.status,
+            return await account_page(request, services, signed_in_state(request), status=refused.status,
                                   headers=refused.headers, codes_errors=refused.errors)
         await services.sessions.save(visit.session_id, state)  # type: ignore[arg-type]
         # Shown once, in this answer (a plain post too: there is nothing to redirect to that could show them).
-        return await _account(request, services, state, notice=CODES_ISSUED, new_codes=codes)
-
-    @post("/authenticator")
-    async def start_authenticator(self, request: Request, services: AppServices) -> Response:
-        visit = visit_of(request)
-        try:
-            async with refusals():
-                form = await read_form(request, PinForm, {"pin": PIN_MESSAGE})
-                state = await services.account.start_authenticator_change(
-                    signed_in_state(request), totp.normalise_pin(form.pin) or None, now=services.clock()
-                )
-        except Refusal as refused:
-            return await _account(request, services, signed_in_state(request), status=refused.status,
-                                  headers=refused.headers, authenticator_errors=refused.errors)
-        await services.sessions.save(visit.session_id, state)  # type: ignore[arg-type]
-        if not is_htmx(request):
-            return see_other("/account/authenticator")
-        return await _new_authenticator(request, services, state)
-
-    @get("/authenticator")
-    async def authenticator(self, request: Request, services: AppServices) -> Response:
-        state = signed_in_state(request)
-        if state.candidate_secret is None:
-            return see_other("/account")
-        return await _new_authenticator(request, services, state)
-
-    @post("/authenticator/check")
-    async def check_authenticator(self, request: Request, services: AppServices) -> Template:
-        """The live status under the PIN box: same throttled check as the confirmation; claims nothing."""
-        state = signed_in_state(request)
-        if state.candidate_secret is None:
-            return Template("partials/pin_status.html", context={"status": "expired"}, status_code=403)
-        try:
-            async with refusals():
-                valid = await services.account.check_candidate(state, await _read_pin(request), now=services.clock())
-        except Refusal as refused:
-            status = "throttled" if refused.status == 429 else "invalid"
-            return Template("partials/pin_status.html", context={"status": status}, headers=refused.headers,
-                            status_code=refused.status if refused.status == 429 else 200)
-        return Template("partials/pin_status.html", context={"status": "valid" if valid else "invalid"})
-
-    @post("/authenticator/confirm")
-    async def confirm_authenticator(self, request: Request, services: AppServices) -> Response:
-        visit = visit_of(request)
-        state = signed_in_state(request)
-        if state.candidate_secret is None:
-            return see_other("/account") if not is_htmx(request) else await _account(request, services, state)
-        try:
-            async with refusals():
-                pin = await _read_pin(request)
-                state, codes = await services.account.confirm_authenticator(state, pin, now=services.clock())
-        except Refusal as refused:
-            return await _new_authenticator(request, services, state, errors=refused.errors, status=refused.status,
-                                            headers=refused.headers)
-        await services.sessions.save(visit.session_id, state)  # type: ignore[arg-type]
-        if codes is not None:
-            return await _account(request, services, state, notice=TWO_FACTOR_ON, new_codes=codes)
-        if not is_htmx(request):
-            return see_other("/account?done=authenticator")
-        return await _account(request, services, state, notice=DONE["authenticator"])
-
-    @post("/authenticator/cancel")
-    async def cancel_authenticator(self, request: Request, services: AppServices) -> Response:
-        visit = visit_of(request)
-        state = services.account.cancel_authenticator_change(signed_in_state(request))
-        await services.sessions.save(visit.session_id, state)  # type: ignore[arg-type]
-        if not is_htmx(request):
-            return see_other("/account?done=cancelled")
-        return await _account(request, services, state, notice=DONE["cancelled"])
+        return await account_page(request, services, state, notice=CODES_ISSUED, new_codes=codes)
 
 
 # -- named steps ---------------------------------------------------------------------------------
@@ -187,12 +117,12 @@ def as_new_password_errors(errors: dict[str, str]) -> dict[str, str]:
     return {("new_password" if name == "password" else name): text for name, text in errors.items()}
 
 
-async def _read_pin(request: Request) -> str:
+async def read_pin(request: Request) -> str:
     form = await read_form(request, PinForm, {"pin": PIN_MESSAGE})
     return totp.normalise_pin(form.pin)
 
 
-async def _account(
+async def account_page(
     request: Request,
     services: Services,
     state: SignInState,
@@ -221,22 +151,3 @@ async def _account(
         **extra,
     }
     return render(request, "account", context, status=status, headers=headers, cookies=cookies, csrf_token=csrf_token)
-
-
-async def _new_authenticator(
-    request: Request, services: Services, state: SignInState, *, errors: dict[str, str] | None = None,
-    status: int = 200, headers: dict[str, str] | None = None,
-) -> Template:
-    """The enrollment panel, posting to the account's own steps, with a way back."""
-    user = await get_user_by_id(state.user_id)
-    context = {
-        **panel_context(services, state, services.account.candidate_secret(state)),
-        "enroll_action": "/account/authenticator/confirm",
-        "check_action": "/account/authenticator/check",
-        "cancel_action": "/account/authenticator/cancel",
-        "submit_label": "Replace authenticator" if user.has_totp else "Turn on two-factor authentication",
-        "replacing": user.has_totp,
-        "optional": True,
-        "errors": errors or {},
-    }
-    return render(request, "enroll", context, status=status, headers=headers)

@@ -22,11 +22,11 @@ from web.services import Services
 from web.views.access import ACCESS_HANDLERS, admin_only, signed_in_state, visit_of
 from web.views.admin_copy import ALL_SLUGS, RESET_PASSWORD
 from web.views.admin_support import (
-    ADMIN_BODY_LIMIT_BYTES, AdminQuery, OpenRow, Refusal, actor_of, page_context, refusals, respond, row_basics,
-    users_context, verified,
+    ADMIN_BODY_LIMIT_BYTES, AdminQuery, OpenRow, actor_of, page_context, respond, row_basics, users_context, verified,
 )
 from web.views.deps import AppServices
 from web.views.forms import read_form
+from web.views.refusals import Refusal, refusals
 from web.views.render import is_htmx, render, see_other
 
 USERS_REGION = "partials/admin/users.html"

@@ -48,7 +48,7 @@ assert ALL_SLUGS == frozenset(ACTIONS) | {RESET_PASSWORD}
 
 def row_actions(user: User, me: int) -> list[str]:
     """The buttons of one row, in order; an admin's own row leaves out what they may not do to themselves."""
-    slugs = ["require-2fa"] if user.totp_exempt else ["reset-2fa", "revoke-2fa"]
+    slugs = ["reset-2fa", "revoke-2fa"] + (["require-2fa"] if user.totp_exempt else [])
     if user.locked_at is not None or user.password_failures or user.second_factor_failures:
         slugs.append("unlock")
     slugs += ["enable" if user.is_disabled else "disable", RESET_PASSWORD]

@@ -6,40 +6,29 @@ the whole administration page with the same partials inside, built from the same
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request
-from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from web.auth import audit, policy, totp
-from web.auth.account import NoAuthenticator, SessionStale, WrongPassword, recently_verified
-from web.auth.admin_actions import ActionRefused, Actor
+from web.auth.account import NoAuthenticator, recently_verified
+from web.auth.admin_actions import Actor
 from web.auth.directory import STATE_FILTERS, UserFilter, account_label, find_users, two_factor_label
 from web.auth.flow import SignInState
-from web.auth.passwords import PasswordPolicyError
-from web.auth.throttle import Throttled
-from web.auth.two_factor import InvalidPin
-from web.auth.users import USERNAME_RULE, UnknownUser, UsernameError, UsernameTaken
+from web.auth.users import USERNAME_RULE
 from web.models import User
 from web.services import Services
 from web.views import admin_copy
-from web.views.forms import FormInvalid
+from web.views.refusals import StepUpNeeded
 from web.views.render import current_csrf_token, is_htmx, render
-from web.views.throttling import throttle_message
 from web.views.visit import Visit
 
 ADMIN_BODY_LIMIT_BYTES = 16 * 1024
 QUERY_TEXT_MAX_CHARS = 64
-STEP_UP_NEEDED = "Enter the PIN code from your authenticator app to confirm it is you."
-NO_AUTHENTICATOR = "Set up two-factor authentication on your account page before you change anything here."
-INVALID_PIN = "Invalid PIN code"
-PIN_FORMAT = "Enter the 6-digit code from your authenticator app."
-SESSION_CHANGED = "Your account changed in the meantime. Reload the page."
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,50 +87,6 @@ class OpenRow:
 class StepUp:
     needed: bool  # the next change must carry a PIN
     possible: bool  # the admin has an authenticator to take a PIN from
-
-
-class Refusal(Exception):
-    def __init__(self, status: int, errors: dict[str, str], headers: dict[str, str] | None = None) -> None:
-        super().__init__("refused")
-        self.status, self.errors, self.headers = status, errors, headers or {}
-
-
-@asynccontextmanager
-async def refusals() -> AsyncIterator[None]:
-    """Turn what the domain refuses into a status and a message beside the right field."""
-    try:
-        yield
-    except FormInvalid as invalid:
-        raise Refusal(invalid.status, invalid.errors) from None
-    except totp.PinFormatError:
-        raise Refusal(422, {"pin": PIN_FORMAT}) from None
-    except InvalidPin:
-        raise Refusal(401, {"pin": INVALID_PIN}) from None
-    except Throttled as throttled:
-        headers = {} if throttled.locked else {"retry-after": str(throttled.retry_after)}
-        raise Refusal(429, {"_form": throttle_message(throttled)}, headers) from None
-    except NoAuthenticator:
-        raise Refusal(403, {"_form": NO_AUTHENTICATOR}) from None
-    except StepUpNeeded:
-        raise Refusal(403, {"pin": STEP_UP_NEEDED}) from None
-    except ActionRefused as refused:
-        raise Refusal(refused.status, {"_form": str(refused)}) from None
-    except WrongPassword:
-        raise Refusal(401, {"current_password": "That is not your current password."}) from None
-    except PasswordPolicyError as weak:
-        raise Refusal(422, {"password": str(weak)}) from None
-    except UsernameTaken as taken:
-        raise Refusal(409, {"username": str(taken)}) from None
-    except UsernameError as bad:
-        raise Refusal(422, {"username": str(bad)}) from None
-    except SessionStale:
-        raise Refusal(409, {"_form": SESSION_CHANGED}) from None
-    except UnknownUser:
-        raise NotFoundException() from None
-
-
-class StepUpNeeded(Exception):
-    """An admin change without a recent second factor and without a PIN to check now."""
 
 
 async def step_up_of(state: SignInState, now: float) -> StepUp:

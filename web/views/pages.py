@@ -7,7 +7,6 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from web.db import database_answers
-from web.services import Services
 from web.views.deps import AppServices
 from web.views.panels import panel_for
 from web.views.render import render

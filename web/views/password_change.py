@@ -11,10 +11,10 @@ from litestar.datastructures import Cookie
 from web.auth.flow import SignInState, Stage
 from web.services import Services
 from web.views.account import as_new_password_errors, require_same_twice
-from web.views.admin_support import Refusal, refusals
 from web.views.deps import AppServices
 from web.views.forms import read_form
 from web.views.panels import panel_for
+from web.views.refusals import Refusal, refusals
 from web.views.render import render
 from web.views.signin import AUTH_BODY_LIMIT_BYTES, SESSION_ENDED, show_next
 from web.views.visit import advance, open_visit
