@@ -23,7 +23,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Not part of `make test`: several minutes of load on loopback; see README, Performance.
+# wrk drives the GETs; on Debian as root it is installed on first use.
 bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
 clean:
