@@ -11,6 +11,8 @@ asserts nothing about time: compare runs on one machine, not across machines.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import argparse
 import asyncio
 import shutil
@@ -29,6 +31,8 @@ from web.auth.directory import UserFilter, find_users
 from web.db import apply_migrations
 from web.models import User
 
+LOCKED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a real datetime: PostgreSQL refuses strings
+
 HTMX = {"HX-Request": "true"}
 BATCH = 1000
 
@@ -46,7 +50,7 @@ def seed(client: TestClient, count: int) -> None:
                 totp_key_id="bench" if number % 3 == 0 else None,
                 totp_exempt=number % 10 == 7,
                 is_disabled=number % 50 == 11,
-                locked_at="2026-01-01T00:00:00+00:00" if number % 100 == 13 else None,
+                locked_at=LOCKED_AT if number % 100 == 13 else None,
                 is_admin=number % 1000 == 0,
             ))
         await User.bulk_create(rows, batch_size=BATCH)

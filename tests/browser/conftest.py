@@ -86,7 +86,9 @@ def chromium_executable() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main thread
+# while it is started, and later tests (and fixtures) that call asyncio.run() would fail under it.
+@pytest.fixture(scope="module")
 def playwright(chromium_executable: str) -> Iterator[Playwright]:
     try:
         from playwright.sync_api import sync_playwright
@@ -100,7 +102,7 @@ def playwright(chromium_executable: str) -> Iterator[Playwright]:
         manager.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, chromium_executable: str) -> Iterator[Browser]:
     try:
         launched = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from litestar.testing import TestClient
 
 from tests.http.admin_helpers import (
     admin_and_bob, audit_events, keep_cookies, row_html, sign_in_as, update_user, use_cookies,
 )
 from tests.support import Browser, FakeClock, load_user, seed_user
+
+LOCKED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a real datetime: PostgreSQL refuses strings
 
 HTMX = {"HX-Request": "true"}
 
@@ -19,7 +23,7 @@ def test_users_table_shows_role_2fa_state_and_account_state(client: TestClient, 
     erin = seed_user(client, "erin")
     update_user(client, erin.user_id, is_disabled=True)
     frank = seed_user(client, "frank")
-    update_user(client, frank.user_id, locked_at="2026-01-01T00:00:00+00:00")
+    update_user(client, frank.user_id, locked_at=LOCKED_AT)
     page = admin.get("/admin")
     assert page.status_code == 200 and "<h1" in page.text and "Administration" in page.text
     expected = [
@@ -96,7 +100,7 @@ def test_revoke_lets_the_user_in_with_the_password_alone_until_require(client: T
 
 def test_unlock_clears_the_lock_and_the_counters(client: TestClient, clock: FakeClock) -> None:
     admin, _, bob = admin_and_bob(client, clock)
-    update_user(client, bob.user_id, locked_at="2026-01-01T00:00:00+00:00", password_failures=9,
+    update_user(client, bob.user_id, locked_at=LOCKED_AT, password_failures=9,
                 password_blocked_until=9e9, second_factor_failures=100, second_factor_blocked_until=9e9)
     done = admin.post(f"/admin/users/{bob.user_id}/unlock", {"reason": "called the helpdesk"})
     assert done.status_code == 200 and "bob is unlocked" in done.text and ">Active</span>" in done.text

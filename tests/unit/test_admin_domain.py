@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import asyncio
 
 import pytest
@@ -13,6 +15,8 @@ from web.auth.paging import MAX_PAGE_NUMBER, page_number
 from web.auth.users import create_user
 from web.models import AuditEvent, User
 from web.services import Services
+
+LOCKED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)  # a real datetime: PostgreSQL refuses strings
 
 PASSWORD = "correct horse battery staple"
 
@@ -109,7 +113,7 @@ async def test_audit_record_takes_the_address_from_the_request_context(services:
 async def test_directory_search_filters_and_pages(services: Services) -> None:
     await User.bulk_create([User(username=f"user_{number:03d}", password_hash="x") for number in range(120)])
     await _user(services, "userx001")  # "_" in a search is a character, not a LIKE wildcard
-    await _user(services, "locked1", locked_at="2026-01-01T00:00:00+00:00")
+    await _user(services, "locked1", locked_at=LOCKED_AT)
     await _user(services, "exempt1", totp_exempt=True)
     page = await find_users(UserFilter(search="USER_0"), 1, size=50)
     assert page.total == 100 and len(page.items) == 50 and page.pages == 2
