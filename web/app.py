@@ -9,25 +9,24 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.template.config import TemplateConfig
 from litestar_htmx import HTMXPlugin
 
-from web.db import close_database, open_database
+from web.db import DATABASE_DOWN_ERRORS, close_database, open_database
 from web.services import Services, build_services
 from web.settings import Settings
-from web.db import DATABASE_DOWN_ERRORS
-from web.views.errors import database_unavailable_handler, http_exception_handler, internal_error_handler
-from web.views.address_limit import per_address_limit
 from web.views.account import AccountController
 from web.views.account_authenticator import AuthenticatorController
+from web.views.address_limit import per_address_limit
 from web.views.admin import AdminController
 from web.views.admin_audit import AdminAuditController
 from web.views.audit_context import audit_context
+from web.views.errors import database_unavailable_handler, http_exception_handler, internal_error_handler
 from web.views.pages import healthz, index
 from web.views.password_change import new_password
 from web.views.security import add_security_headers, require_same_origin

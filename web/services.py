@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 
-from web.auth.crypto import Keyed, SecretBox, derive_key
 from web.auth.account import AccountFlow
 from web.auth.audited_flow import AuditedSignInFlow
+from web.auth.crypto import Keyed, SecretBox, derive_key
 from web.auth.flow import SessionPolicy, SignInFlow
 from web.auth.passwords import PasswordHashing
 from web.auth.throttle import PhantomCounters

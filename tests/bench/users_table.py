@@ -11,8 +11,6 @@ asserts nothing about time: compare runs on one machine, not across machines.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import argparse
 import asyncio
 import shutil
@@ -20,6 +18,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 from litestar.testing import TestClient

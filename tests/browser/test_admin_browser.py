@@ -16,7 +16,13 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import PASSWORD, Server, User
 from tests.browser.test_signin_browser import (
-    ENROLL_HEADING, TIMEOUT_MS, enroll_through_ui, enter_password, expect_signed_in, next_step_pin, pin_box,
+    ENROLL_HEADING,
+    TIMEOUT_MS,
+    enroll_through_ui,
+    enter_password,
+    expect_signed_in,
+    next_step_pin,
+    pin_box,
 )
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,13 @@ from datetime import datetime, timezone
 from litestar.testing import TestClient
 
 from tests.http.admin_helpers import (
-    admin_and_bob, audit_events, keep_cookies, row_html, sign_in_as, update_user, use_cookies,
+    admin_and_bob,
+    audit_events,
+    keep_cookies,
+    row_html,
+    sign_in_as,
+    update_user,
+    use_cookies,
 )
 from tests.support import Browser, FakeClock, load_user, seed_user
 

@@ -313,7 +313,7 @@ def test_no_secret_in_any_record_in_process(settings: Settings, every_record: Ke
     found = leaks(lines, seen)
     assert not found, "secrets in log records:\n" + "\n".join(found)
     auth = [record for record in every_record.records if record.name == AUTH_LOGGER]
-    assert_events_logged(auth_events([getattr(record, "fields") for record in auth]), seen)
+    assert_events_logged(auth_events([record.fields for record in auth]), seen)
 
 
 # -- the real server -----------------------------------------------------------------------------------

@@ -21,8 +21,7 @@ from typing import TypeVar
 
 import msgspec
 
-from web.auth import audit, policy
-from web.auth import devices, recovery, throttle, totp
+from web.auth import audit, devices, policy, recovery, throttle, totp
 from web.auth.crypto import Keyed, Sealed, SecretBox
 from web.auth.passwords import PasswordHashing
 from web.auth.two_factor import InvalidPin, TwoFactor

@@ -22,7 +22,15 @@ from web.services import Services
 from web.views.access import ACCESS_HANDLERS, admin_only, signed_in_state, visit_of
 from web.views.admin_copy import ALL_SLUGS, RESET_PASSWORD
 from web.views.admin_support import (
-    ADMIN_BODY_LIMIT_BYTES, AdminQuery, OpenRow, actor_of, page_context, respond, row_basics, users_context, verified,
+    ADMIN_BODY_LIMIT_BYTES,
+    AdminQuery,
+    OpenRow,
+    actor_of,
+    page_context,
+    respond,
+    row_basics,
+    users_context,
+    verified,
 )
 from web.views.deps import AppServices
 from web.views.forms import read_form

@@ -12,7 +12,6 @@ from litestar.response import Template
 from web.auth.passwords import PasswordPolicyError, check_password_policy
 from web.auth.setup_tokens import redeem_setup_token, setup_token_valid
 from web.auth.users import UsernameError, create_user, normalise_username
-from web.services import Services
 from web.views.deps import AppServices
 from web.views.forms import FormInvalid, read_form
 from web.views.render import render

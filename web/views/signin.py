@@ -14,13 +14,13 @@ from web.auth.flow import InvalidCredentials, SignInState, Stage, WrongStage
 from web.auth.recovery import RecoveryCodeFormatError
 from web.auth.throttle import Throttled
 from web.auth.two_factor import AlreadyEnrolled, InvalidPin, InvalidRecoveryCode
+from web.logs import auth_event
 from web.services import Services
 from web.views.deps import AppServices
 from web.views.forms import FormInvalid, read_form
 from web.views.panels import panel_context, panel_for
 from web.views.render import fresh_csrf, is_htmx, render, see_other
 from web.views.throttling import throttle_message
-from web.logs import auth_event
 from web.views.visit import Advanced, Visit, advance, end_visit, open_visit
 
 AUTH_BODY_LIMIT_BYTES = 16 * 1024  # a 1,024-character password fits many times; a flood does not
