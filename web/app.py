@@ -47,6 +47,8 @@ def template_environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates change only with a release: no stat() of every template file on every render.
+        auto_reload=False,
     )
 
 
