@@ -60,7 +60,7 @@ def main() -> None:
             asyncio.run(seed(env, plan))
             server = ServerProcess(env, Path(scratch) / "server.log").wait_ready()
             wrk(server.url + "/", 2, 8)
-            bench = Bench(server, plan)
+            bench = Bench(server, plan, hashing_threads=1)
             raw = Path(scratch) / "samples.txt"
             if args.what == "pin":
                 users = [f"p{n}" for n in range(plan.pin_users)]
@@ -73,7 +73,7 @@ def main() -> None:
             drive.start()
             subprocess.run(
                 [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.process.pid), "--duration", str(int(args.seconds) - 2),
-                 "--format", "raw", "--output", str(raw), "--rate", "200", "--nonblocking", "--threads"],
+                 "--format", "raw", "--output", str(raw), "--rate", "200", "--threads"],
                 check=True, capture_output=True,
             )
             drive.join()
@@ -88,7 +88,25 @@ def main() -> None:
                 clear_redis(namespace)
 
 
+# The steps of one request, innermost first: a sample counts for the first of these in its stack.
+STEPS = [
+    ("session store (load, save, rotate)", ("web/sessions.py",)),
+    ("resume: user re-read, timeouts", ("resume (web/auth/flow.py",)),
+    ("PIN check: throttle, verify, claim, sign-in record, audit", ("submit_pin (", "audited_flow.py")),
+    ("known-device cookie", ("devices.py",)),
+    ("template rendering", ("jinja2/", "litestar/template", "response/template.py")),
+    ("form parsing", ("read_form", "multipart", "_kwargs")),
+    ("per-address limit", ("cached_history", "should_check_request")),
+    ("CSRF check", ("_csrf_tokens_match", "generate_csrf", "_decode_csrf", "CSRFMiddleware._set_cookie")),
+    ("access log and auth log lines", ("logging/",)),
+    ("answer headers: security, cookies", ("security.py", "cookie.py", "to_asgi_response")),
+    ("handler and Litestar around it", ("litestar/",)),
+    ("uvicorn and the event loop", ("uvicorn/", "asyncio/")),
+]
+
+
 def report(raw: Path) -> None:
+    steps: collections.Counter[str] = collections.Counter()
     areas: collections.Counter[str] = collections.Counter()
     leaves: collections.Counter[str] = collections.Counter()
     total = idle = 0
@@ -101,17 +119,23 @@ def report(raw: Path) -> None:
         if not frames:
             continue
         threads[thread.split(" ")[-1]] += count
+        if not thread.endswith("MainThread"):
+            continue  # the event loop's thread does the request work; the others wait for work
         if "select" in frames[-1] and ("selectors.py" in frames[-1] or "base_events.py" in frames[-1]):
             idle += count  # the event loop waiting for I/O
             continue
         total += count
         leaves[frames[-1]] += count
+        steps[next((label for label, marks in STEPS if any(m in f for f in frames for m in marks)), "other")] += count
         for label, marker in AREAS:
             if any(marker in frame for frame in frames):
                 areas[label] += count
                 break
     print(f"{total} busy samples ({idle} idle in the event loop's select)")
     for label, count in areas.most_common():
+        print(f"  {count / total:6.1%}  {label}")
+    print("by step of the request:")
+    for label, count in steps.most_common():
         print(f"  {count / total:6.1%}  {label}")
     print("samples per thread:", dict(threads))
     print("top leaf functions:")
