@@ -35,6 +35,10 @@ class WrongPassword(Exception):
     """The current password given was not the account's."""
 
 
+class ChangeExpired(Exception):
+    """The step-up that started an authenticator replacement is too old: start again with a PIN."""
+
+
 class SessionStale(Exception):
     """The account changed under this session (another change, an admin action): sign in again."""
 
@@ -141,8 +145,19 @@ class AccountFlow:
     def cancel_authenticator_change(state: SignInState) -> SignInState:
         return msgspec.structs.replace(state, candidate_key_id=None, candidate_secret=None)
 
+    async def require_fresh_change(self, state: SignInState, *, now: float) -> None:
+        """A replacement is only as good as the step-up that started it: it expires with it.
+
+        Without this, a half-finished replacement left in a session could be confirmed hours later
+        with an attacker's own app, swapping out the real authenticator (and passing step-up).
+        """
+        user = await _signed_in_user(state)
+        if user.has_totp and not recently_verified(state, now):
+            raise ChangeExpired()
+
     async def check_candidate(self, state: SignInState, pin: str, *, now: float) -> bool:
         """The live check while typing: throttled like every PIN check; claims nothing."""
+        await self.require_fresh_change(state, now=now)
         secret = self.candidate_secret(state)
 
         async def check() -> None:
@@ -150,7 +165,9 @@ class AccountFlow:
                 raise InvalidPin()
 
         try:
-            await self._flow.second_factor(state.user_id, now, lambda: totp.require_pin_format(pin), check)
+            await self._flow.second_factor(
+                state.user_id, now, lambda: totp.require_pin_format(pin), check, success_resets=False
+            )
         except InvalidPin:
             return False
         return True
@@ -159,6 +176,7 @@ class AccountFlow:
         self, state: SignInState, pin: str, *, now: float
     ) -> tuple[SignInState, list[str] | None]:
         """Store the candidate once a code from it is right; a first set-up also issues recovery codes."""
+        await self.require_fresh_change(state, now=now)
         secret = self.candidate_secret(state)
         user = await _signed_in_user(state)
         codes = await self._flow.second_factor(
@@ -166,7 +184,9 @@ class AccountFlow:
         )
         action = audit.REPLACED if user.has_totp else audit.ENROLLED
         await audit.record(action, actor=user.username, target=user.username)
-        done = msgspec.structs.replace(state, candidate_key_id=None, candidate_secret=None, second_factor_at=now)
+        # Proving the *new* app is not a step-up for an account that already had one.
+        verified_at = state.second_factor_at if user.has_totp else now
+        done = msgspec.structs.replace(state, candidate_key_id=None, candidate_secret=None, second_factor_at=verified_at)
         return done, codes
 
     async def _store_authenticator(self, user: User, secret: str, pin: str, now: float) -> list[str] | None:

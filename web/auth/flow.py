@@ -194,14 +194,25 @@ class SignInFlow:
         return await self._signed_in(state, now, second_factor=True)
 
     async def _second_factor(
-        self, user_id: int, now: float, check_format: Callable[[], object], check_secret: Callable[[], Awaitable[T]]
+        self,
+        user_id: int,
+        now: float,
+        check_format: Callable[[], object],
+        check_secret: Callable[[], Awaitable[T]],
+        *,
+        success_resets: bool = True,
     ) -> T:
-        """The one path of every second-factor attempt: throttle, format, count, check, reset."""
+        """The one path of every second-factor attempt: throttle, format, count, check, reset.
+
+        ``success_resets=False`` for the live check: a right code for a candidate key that the
+        browser itself was given proves nothing about the account, so it must not reset the count.
+        """
         await throttle.check_not_throttled(User, user_id, throttle.SECOND_FACTOR, now=now)
         check_format()  # malformed input is a 4xx that counts nothing
         await throttle.count_attempt(User, user_id, throttle.SECOND_FACTOR, now=now)
         result = await check_secret()  # raises on a wrong secret: the attempt stays counted
-        await throttle.record_success(User, user_id, throttle.SECOND_FACTOR)
+        if success_resets:
+            await throttle.record_success(User, user_id, throttle.SECOND_FACTOR)
         return result
 
     # -- enrollment ----------------------------------------------------------------------------
@@ -225,13 +236,17 @@ class SignInFlow:
     async def check_candidate(self, state: SignInState, pin: str, *, now: float) -> bool:
         """The live check while typing: the same throttled path as confirmation; claims nothing."""
         secret = self.candidate_secret(state)
+        if await User.filter(id=state.user_id, totp_secret_sealed__isnull=False).exists():
+            raise WrongStage()  # enrolled meanwhile (another browser): this enrollment is over
 
         async def check() -> None:
             if not self._two_factor.check_candidate(secret, pin, now=now).ok:
                 raise InvalidPin()
 
         try:
-            await self._second_factor(state.user_id, now, lambda: totp.require_pin_format(pin), check)
+            await self._second_factor(
+                state.user_id, now, lambda: totp.require_pin_format(pin), check, success_resets=False
+            )
         except InvalidPin:
             return False
         return True
@@ -285,10 +300,16 @@ class SignInFlow:
         return await self._signed_in(changed, now, second_factor=False)
 
     async def second_factor(
-        self, user_id: int, now: float, check_format: Callable[[], object], check_secret: Callable[[], Awaitable[T]]
+        self,
+        user_id: int,
+        now: float,
+        check_format: Callable[[], object],
+        check_secret: Callable[[], Awaitable[T]],
+        *,
+        success_resets: bool = True,
     ) -> T:
         """The same throttled path, for checks after sign-in: step-up and account changes."""
-        return await self._second_factor(user_id, now, check_format, check_secret)
+        return await self._second_factor(user_id, now, check_format, check_secret, success_resets=success_resets)
 
     async def _signed_in(self, state: SignInState, now: float, *, second_factor: bool) -> SignInState:
         # Fully authenticated, but an admin chose the password: it is replaced before anything else.

@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
 from web.auth import totp
+from web.auth.account import ChangeExpired
 from web.auth.flow import SignInState
 from web.auth.users import get_user_by_id
 from web.services import Services
@@ -53,6 +54,12 @@ class AuthenticatorController(Controller):
     async def authenticator(self, request: Request, services: AppServices) -> Response:
         state = signed_in_state(request)
         if state.candidate_secret is None:
+            return see_other("/account")
+        try:
+            await services.account.require_fresh_change(state, now=services.clock())
+        except ChangeExpired:
+            # The new key is never shown again once the step-up that allowed it is stale.
+            await services.sessions.save(visit_of(request).session_id, services.account.cancel_authenticator_change(state))  # type: ignore[arg-type]
             return see_other("/account")
         return await _panel(request, services, state)
 

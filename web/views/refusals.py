@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from litestar.exceptions import NotFoundException
 
 from web.auth import totp
-from web.auth.account import NoAuthenticator, SessionStale, WrongPassword
+from web.auth.account import ChangeExpired, NoAuthenticator, SessionStale, WrongPassword
 from web.auth.admin_actions import ActionRefused
 from web.auth.passwords import PasswordPolicyError
 from web.auth.throttle import Throttled
@@ -26,6 +26,7 @@ NO_AUTHENTICATOR = "Set up two-factor authentication on your account page before
 INVALID_PIN = "Invalid PIN code"
 PIN_FORMAT = "Enter the 6-digit code from your authenticator app."
 SESSION_CHANGED = "Your account changed in the meantime. Reload the page."
+CHANGE_EXPIRED = "This change has expired. Start again from your account page with a PIN code."
 
 
 class Refusal(Exception):
@@ -52,6 +53,8 @@ async def refusals() -> AsyncIterator[None]:
         raise Refusal(403, {"_form": NO_AUTHENTICATOR}) from None
     except StepUpNeeded:
         raise Refusal(403, {"pin": STEP_UP_NEEDED}) from None
+    except ChangeExpired:
+        raise Refusal(403, {"_form": CHANGE_EXPIRED}) from None
     except ActionRefused as refused:
         raise Refusal(refused.status, {"_form": str(refused)}) from None
     except WrongPassword:

@@ -135,6 +135,8 @@ class SignInController(Controller):
             valid = await services.flow.check_candidate(visit.state, pin, now=services.clock())  # type: ignore[arg-type]
         except (FormInvalid, totp.PinFormatError):
             return pin_status("invalid")
+        except WrongStage:
+            return pin_status("expired", status_code=403)
         except Throttled as throttled:
             log_step(request, "live_check", "throttled", visit.username)
             return pin_status("throttled", status_code=429, headers=retry_after(throttled))

@@ -1,0 +1,51 @@
+"""Regression tests for the findings of the security review."""
+
+from __future__ import annotations
+
+from litestar.testing import TestClient
+
+from tests.support import SECRET_KEY_TEXT, Browser, FakeClock, load_user, seed_user
+from web.auth import totp
+from web.auth.account import STEP_UP_MAX_AGE_SECONDS
+
+
+def test_a_stale_authenticator_replacement_cannot_be_confirmed_or_shown(
+    client: TestClient, browser: Browser, clock: FakeClock
+) -> None:
+    alice = seed_user(client, "alice")
+    browser.sign_in(alice, clock)
+    clock.advance(30)
+    started = browser.post("/account/authenticator/", {"pin": alice.pin(clock.now)})
+    assert started.status_code == 200
+    attacker_secret = SECRET_KEY_TEXT.search(started.text).group(1)  # type: ignore[union-attr]
+    for _ in range(3):  # the session is kept alive past the step-up's age
+        clock.advance(STEP_UP_MAX_AGE_SECONDS / 2)
+        client.get("/account")
+    late = browser.post("/account/authenticator/confirm", {"pin": totp.code_at(attacker_secret, totp.current_step(clock.now))})
+    assert late.status_code == 403 and "expired" in late.text
+    user = load_user(client, alice.user_id)
+    assert user.totp_key_id is not None and attacker_secret not in client.get("/account/authenticator/").text
+
+
+def test_the_live_check_never_resets_the_account_counter(client: TestClient, clock: FakeClock) -> None:
+    carol = seed_user(client, "carol", enrolled=False)
+    attacker = Browser(client)
+    secret = SECRET_KEY_TEXT.search(attacker.password(carol).text).group(1)  # type: ignore[union-attr]
+    for _ in range(3):
+        attacker.post("/signin/enroll/check", {"pin": "000000"})
+    assert "Code is valid" in attacker.post("/signin/enroll/check", {"pin": totp.code_at(secret, totp.current_step(clock.now))}).text
+    assert load_user(client, carol.user_id).second_factor_failures == 4  # a right candidate code resets nothing
+
+
+def test_an_enrollment_left_open_ends_when_the_account_is_enrolled_elsewhere(client: TestClient, clock: FakeClock) -> None:
+    carol = seed_user(client, "carol", enrolled=False)
+    attacker = Browser(client)
+    attacker.password(carol)
+    attacker_cookies = dict(client.cookies)
+    client.cookies.clear()
+    owner = Browser(client)
+    secret = SECRET_KEY_TEXT.search(owner.password(carol).text).group(1)  # type: ignore[union-attr]
+    assert owner.post("/signin/enroll", {"pin": totp.code_at(secret, totp.current_step(clock.now))}).status_code == 200
+    client.cookies.clear()
+    client.cookies.update(attacker_cookies)
+    assert attacker.post("/signin/enroll/check", {"pin": "123456"}).status_code == 403
