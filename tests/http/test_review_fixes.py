@@ -49,3 +49,17 @@ def test_an_enrollment_left_open_ends_when_the_account_is_enrolled_elsewhere(cli
     client.cookies.clear()
     client.cookies.update(attacker_cookies)
     assert attacker.post("/signin/enroll/check", {"pin": "123456"}).status_code == 403
+
+
+def test_a_future_code_named_by_the_drift_hint_cannot_be_replayed_later(
+    client: TestClient, browser: Browser, clock: FakeClock
+) -> None:
+    alice = seed_user(client, "alice")
+    browser.password(alice)
+    future = alice.pin(clock.now, 4)
+    hinted = browser.post("/signin/pin", {"pin": future})
+    assert hinted.status_code == 401 and "clock looks about 2 minutes ahead" in hinted.text
+    clock.advance(4 * 30)
+    assert browser.post("/signin/pin", {"pin": future}).status_code == 401  # burned when it was hinted
+    clock.advance(30)
+    assert browser.post("/signin/pin", {"pin": alice.pin(clock.now)}).status_code == 200

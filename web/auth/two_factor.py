@@ -68,6 +68,8 @@ class TwoFactor:
         """Accept ``pin`` once for ``user``; returns the step claimed or raises :class:`InvalidPin`."""
         check = totp.match_step(self._user_secret(user), pin, now=now)
         if check.step is None:
+            if check.drift_seconds and check.drift_seconds > 0:
+                await self._burn_future_step(user, totp.current_step(now) + check.drift_seconds // totp.STEP_SECONDS)
             raise InvalidPin(check.drift_seconds)
         # The key id and epoch in the filter: an admin reset landing mid-check makes the claim fail.
         claimed = await User.filter(
@@ -76,6 +78,14 @@ class TwoFactor:
         if claimed != 1:
             raise InvalidPin()  # replay: this step (or a later one) was already used
         return check.step
+
+    @staticmethod
+    async def _burn_future_step(user: User, step: int) -> None:
+        # The drift hint tells the client this wrong code is a *future* one; claim that step now so
+        # the code cannot be replayed when its time comes (the hint must not multiply the guesses).
+        await User.filter(
+            id=user.id, totp_key_id=user.totp_key_id, auth_epoch=user.auth_epoch, totp_last_step__lt=step
+        ).update(totp_last_step=step)
 
     @staticmethod
     def check_candidate(secret: str, pin: str, *, now: float) -> totp.PinCheck:
