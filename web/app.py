@@ -94,7 +94,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             cookie_secure=settings.secure_cookies,
             cookie_httponly=True,
             cookie_samesite="lax",
-            exclude=["/static/", "/healthz"],
+            exclude=["^/static/", "^/healthz$"],  # anchored: Litestar searches anywhere in the path
         ),
         middleware=[audit_context, per_address_limit().middleware],
         before_request=require_same_origin,

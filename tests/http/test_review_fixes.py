@@ -63,3 +63,30 @@ def test_a_future_code_named_by_the_drift_hint_cannot_be_replayed_later(
     assert browser.post("/signin/pin", {"pin": future}).status_code == 401  # burned when it was hinted
     clock.advance(30)
     assert browser.post("/signin/pin", {"pin": alice.pin(clock.now)}).status_code == 200
+
+
+def test_requiring_2fa_ends_password_only_sessions(client: TestClient, clock: FakeClock) -> None:
+    from web.auth.policy import set_two_factor_required
+
+    client.blocking_portal.call(set_two_factor_required, False)
+    carol = seed_user(client, "carol", enrolled=False)
+    browser = Browser(client)
+    assert "Signed in as" in browser.password(carol).text
+    client.blocking_portal.call(set_two_factor_required, True)
+    assert "Signed in as" not in client.get("/").text
+    assert "Set up two-factor authentication" in browser.password(carol).text
+
+
+def test_a_password_reset_forgets_known_devices(client: TestClient, clock: FakeClock) -> None:
+    from web.auth.users import bump_auth_epoch
+    from web.models import KnownDevice
+
+    alice = seed_user(client, "alice")
+    Browser(client).sign_in(alice, clock)
+
+    async def devices() -> int:
+        return await KnownDevice.filter(user_id=alice.user_id).count()
+
+    assert client.blocking_portal.call(devices) == 1
+    client.blocking_portal.call(bump_auth_epoch, alice.user_id)
+    assert client.blocking_portal.call(devices) == 0

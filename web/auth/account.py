@@ -22,7 +22,7 @@ from web.auth.crypto import Keyed, Sealed, SecretBox
 from web.auth.flow import SignInFlow, SignInState, Stage, WrongStage
 from web.auth.passwords import PasswordHashing, PasswordPolicyError, check_password_policy
 from web.auth.two_factor import InvalidPin, TwoFactor
-from web.models import RecoveryCode, User
+from web.models import KnownDevice, RecoveryCode, User
 
 STEP_UP_MAX_AGE_SECONDS = 10 * 60
 
@@ -106,6 +106,7 @@ class AccountFlow:
         )
         if changed != 1:
             raise SessionStale()
+        await KnownDevice.filter(user_id=state.user_id).delete()  # no private guess budgets at the new one
         await audit.record(audit.PASSWORD_CHANGED, actor=state.username, target=state.username)
         return state.auth_epoch + 1
 

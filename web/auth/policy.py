@@ -6,7 +6,10 @@ requires two-factor authentication without anyone having to switch it on.
 
 from __future__ import annotations
 
-from web.models import PolicySetting
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from web.models import PolicySetting, User
 
 TWO_FACTOR_REQUIRED_KEY = "two_factor_required"
 TWO_FACTOR_REQUIRED_DEFAULT = True
@@ -20,4 +23,9 @@ async def two_factor_required() -> bool:
 
 
 async def set_two_factor_required(required: bool) -> None:
-    await PolicySetting.update_or_create(key=TWO_FACTOR_REQUIRED_KEY, defaults={"value": ON if required else OFF})
+    """Switch the policy. Switching it on ends the sessions of everyone signed in without a second
+    factor (not enrolled, not exempt): they must enroll at their next sign-in, not hours later."""
+    async with in_transaction():
+        await PolicySetting.update_or_create(key=TWO_FACTOR_REQUIRED_KEY, defaults={"value": ON if required else OFF})
+        if required:
+            await User.filter(totp_secret_sealed__isnull=True, totp_exempt=False).update(auth_epoch=F("auth_epoch") + 1)

@@ -11,7 +11,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from web.auth.passwords import PasswordHashing
-from web.models import USERNAME_MAX_CHARS, RecoveryCode, User
+from web.models import USERNAME_MAX_CHARS, KnownDevice, RecoveryCode, User
 
 # After NFKC + case folding: letters, digits and . _ @ - ; must start with a letter or digit.
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._@-]*", flags=re.ASCII)
@@ -107,8 +107,14 @@ async def reset_two_factor(user_id: int, *, exempt: bool = False, changed_by_adm
 
 
 async def bump_auth_epoch(user_id: int) -> None:
-    # Sessions carry the epoch they were made in; a bumped epoch makes them all stale at once.
+    """End every session of the user, and forget their known devices.
+
+    Sessions carry the epoch they were made in; a bumped epoch makes them all stale at once. The
+    known devices go too: after a password or 2FA change, or a disable, a browser that once signed
+    in must not keep its own password counter (a private budget of guesses at the new password).
+    """
     await User.filter(id=user_id).update(auth_epoch=F("auth_epoch") + 1)
+    await KnownDevice.filter(user_id=user_id).delete()
 
 
 async def record_sign_in(user_id: int) -> None:

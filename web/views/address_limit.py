@@ -24,5 +24,5 @@ def per_address_limit(limit_per_minute: int = POSTS_PER_ADDRESS_PER_MINUTE) -> R
         rate_limit=("minute", limit_per_minute),
         check_throttle_handler=_counts,
         store=SHARED_STORE_NAME,
-        exclude=["/static/", "/healthz"],
+        exclude=["^/static/", "^/healthz$"],  # anchored: Litestar searches anywhere in the path
     )
