@@ -18,6 +18,7 @@ from litestar.stores.base import Store
 from web.auth.flow import SignInState
 
 SESSION_ID_BYTES = 32
+ENDED = b"\x00ended"  # the marker left where a session was; msgpack never encodes a struct like this
 SESSION_COOKIE = "provconnect_session"
 DEVICE_COOKIE = "provconnect_device"
 DEVICE_COOKIE_MAX_AGE_SECONDS = 90 * 24 * 3600
@@ -58,8 +59,8 @@ class SessionStore:
         if not session_id or len(session_id) > 128:
             return None
         raw = await self._store.get(_store_key(session_id))
-        if raw is None:
-            return None  # unknown id: never adopted, the caller starts anonymous
+        if raw is None or raw == ENDED:
+            return None  # unknown or ended id: never adopted, the caller starts anonymous
         try:
             return _decoder.decode(raw)
         except msgspec.DecodeError:
@@ -67,7 +68,7 @@ class SessionStore:
 
     async def create(self, state: SignInState) -> str:
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
-        await self.save(session_id, state)
+        await self._write(session_id, state)
         return session_id
 
     async def rotate(self, old_id: str | None, state: SignInState) -> str:
@@ -77,12 +78,26 @@ class SessionStore:
             await self.destroy(old_id)
         return new_id
 
-    async def save(self, session_id: str, state: SignInState) -> None:
-        await self._store.set(_store_key(session_id), _encoder.encode(state), expires_in=self._idle_seconds)
+    async def save(self, session_id: str, state: SignInState) -> bool:
+        """Update a live session; False (and nothing written) if it ended meanwhile.
+
+        A request that loaded the session before a sign-out, rotation or reset finished must not
+        write it back to life. The check and the write are two store calls, so the window is not
+        zero, but it shrinks from a whole request to two round trips to the store.
+        """
+        current = await self._store.get(_store_key(session_id))
+        if current is None or current == ENDED:
+            return False
+        await self._write(session_id, state)
+        return True
 
     async def destroy(self, session_id: str | None) -> None:
+        """End a session: a marker stays for the idle timeout, so a late save cannot revive it."""
         if session_id:
-            await self._store.delete(_store_key(session_id))
+            await self._store.set(_store_key(session_id), ENDED, expires_in=self._idle_seconds)
+
+    async def _write(self, session_id: str, state: SignInState) -> None:
+        await self._store.set(_store_key(session_id), _encoder.encode(state), expires_in=self._idle_seconds)
 
     def cookie(self, session_id: str) -> Cookie:
         # No max-age: a browser session cookie; the server-side timeouts decide the real end.

@@ -90,3 +90,16 @@ def test_a_password_reset_forgets_known_devices(client: TestClient, clock: FakeC
     assert client.blocking_portal.call(devices) == 1
     client.blocking_portal.call(bump_auth_epoch, alice.user_id)
     assert client.blocking_portal.call(devices) == 0
+
+
+def test_a_late_save_does_not_bring_a_signed_out_session_back(client: TestClient, browser: Browser, clock: FakeClock) -> None:
+    from web.app import services_of
+
+    alice = seed_user(client, "alice")
+    browser.sign_in(alice, clock)
+    session_id = browser.session_id()
+    sessions = services_of(client.app).sessions
+    state = client.blocking_portal.call(sessions.load, session_id)  # a request in flight holds this
+    browser.post("/signout", {})
+    assert client.blocking_portal.call(sessions.save, session_id, state) is False
+    assert client.blocking_portal.call(sessions.load, session_id) is None
