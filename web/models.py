@@ -86,6 +86,22 @@ class KnownDevice(Model):
         table = "known_devices"
 
 
+class PhantomCounter(Model):
+    """The password counter of a name that has no account, so throttling cannot tell names apart.
+
+    Like a real account's counter it never expires (only a success resets a real one), keyed by
+    a keyed hash of the name. One row per distinct unknown name tried; see the README to prune.
+    """
+
+    id = fields.IntField(primary_key=True)
+    fingerprint = fields.CharField(max_length=64, unique=True)
+    password_failures = fields.IntField(default=0)
+    password_blocked_until = fields.FloatField(default=0)
+
+    class Meta:
+        table = "phantom_counters"
+
+
 class AuditEvent(Model):
     """One security-relevant event: who did what to whom, from where, and why. Never a secret."""
 

@@ -47,7 +47,7 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     policy = SessionPolicy(idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds)
     store = store if store is not None else build_store(settings)
     sessions = SessionStore(store, secure=settings.secure_cookies, idle_seconds=settings.session_idle_seconds)
-    phantoms = PhantomCounters(store, keyed.digest)
+    phantoms = PhantomCounters(keyed.digest)
     flow = AuditedSignInFlow(hashing, two_factor, session_box, policy, keyed, phantoms)  # audit: web/auth/audited_flow.py
     return Services(
         settings=settings,

@@ -103,3 +103,13 @@ def test_a_late_save_does_not_bring_a_signed_out_session_back(client: TestClient
     browser.post("/signout", {})
     assert client.blocking_portal.call(sessions.save, session_id, state) is False
     assert client.blocking_portal.call(sessions.load, session_id) is None
+
+
+def test_phantom_counters_last_like_real_ones(client: TestClient, browser: Browser, clock: FakeClock) -> None:
+    seed_user(client, "alice")
+    for name in ("alice", "nobody"):
+        for _ in range(6):
+            browser.password(name, "wrong password!")
+    clock.advance(24 * 3600)  # a day later on the app clock, neither counter has decayed
+    answers = {name: [browser.password(name, "wrong password!").status_code for _ in range(2)] for name in ("alice", "nobody")}
+    assert answers["alice"] == answers["nobody"] == [401, 429]

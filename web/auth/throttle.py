@@ -10,14 +10,15 @@ whether or not the secret would have been right.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol
 
+from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
+
+from web.models import PhantomCounter
 
 FREE_FAILURES = 5  # consecutive failures allowed without any wait
 BASE_DELAY_SECONDS = 5.0  # the wait after the first failure beyond the free ones; doubles after each
@@ -107,34 +108,27 @@ def _refuse_if_throttled(failures: int, blocked_until: float, locked: bool, now:
         raise Throttled(retry_after=max(1, math.ceil(blocked_until - now)))
 
 
-class KeyValueStore(Protocol):
-    """The part of a Litestar store the phantom counters use (memory, or Redis for several instances)."""
-
-    async def get(self, key: str, renew_for: int | None = None) -> bytes | None: ...
-
-    async def set(self, key: str, value: str | bytes, expires_in: int | None = None) -> None: ...
-
-
-PHANTOM_TTL_SECONDS = int(2 * MAX_DELAY_SECONDS)
-
-
 class PhantomCounters:
     """Password counters for names that have no account, with the same delays as real ones.
 
     Without them a 429 after a few wrong passwords would tell an attacker that the name exists.
-    They live in the shared store, keyed by a keyed hash of the name (never the name itself), and
-    expire after PHANTOM_TTL_SECONDS so that spraying random names cannot grow the store forever.
-    Read-then-write is not atomic; for a name with no account, an approximate count is enough.
+    They are rows like the real counters (same compare-and-set, never expiring, since a real
+    counter only resets on a success), keyed by a keyed hash of the name, never the name itself.
     """
 
-    def __init__(self, store: KeyValueStore, fingerprint: Callable[[str], str]) -> None:
-        self._store = store
+    def __init__(self, fingerprint: Callable[[str], str]) -> None:
         self._fingerprint = fingerprint
 
     async def count_attempt(self, name: str, *, now: float) -> None:
-        key = "phantom:" + self._fingerprint(name)
-        raw = await self._store.get(key)
-        failures, blocked_until = json.loads(raw) if raw else (0, 0.0)
-        _refuse_if_throttled(int(failures), float(blocked_until), False, now)
-        after = int(failures) + 1
-        await self._store.set(key, json.dumps([after, now + delay_after(after)]), expires_in=PHANTOM_TTL_SECONDS)
+        row = await _phantom_row(self._fingerprint(name))
+        await count_attempt(PhantomCounter, row.id, PASSWORD, now=now)
+
+
+async def _phantom_row(fingerprint: str) -> PhantomCounter:
+    row = await PhantomCounter.get_or_none(fingerprint=fingerprint)
+    if row is not None:
+        return row
+    try:
+        return await PhantomCounter.create(fingerprint=fingerprint)
+    except IntegrityError:  # a concurrent attempt created it first
+        return await PhantomCounter.get(fingerprint=fingerprint)
