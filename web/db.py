@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
@@ -28,6 +33,10 @@ except ImportError:  # pragma: no cover - SQLite-only installs
     pass
 else:
     DATABASE_DOWN_ERRORS += (InterfaceError, PostgresConnectionError)
+
+# Serialises migrations of several instances: a PostgreSQL advisory lock, a file lock for SQLite.
+MIGRATION_LOCK_KEY = 0x70726F76  # "prov"
+MIGRATION_LOCK_FILE = ".provconnect-migrate.lock"
 
 APP_LABEL = "models"
 MODELS_MODULE = "web.models"
@@ -83,11 +92,36 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
 
 
 async def apply_migrations(settings: Settings, *, target: str | None = None) -> None:
-    """Bring the schema up to date (or to ``target``, e.g. "models.0001_initial"); safe on every start."""
+    """Bring the schema up to date (or to ``target``, e.g. "models.0001_initial"); safe on every start.
+
+    Several instances starting at once each migrate: one at a time, so the later ones find the work
+    done instead of failing on a table the first one has just created.
+    """
     if settings.uses_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with TortoiseContext():
-        await migrate(config=tortoise_config(settings), target=target)
+    async with _one_migration_at_a_time(settings):
+        async with TortoiseContext():
+            await migrate(config=tortoise_config(settings), target=target)
+
+
+@asynccontextmanager
+async def _one_migration_at_a_time(settings: Settings) -> AsyncIterator[None]:
+    credentials = connection_config(settings.database_url)["credentials"]
+    if settings.uses_sqlite:
+        lock_path = Path(credentials["file_path"]).with_name(MIGRATION_LOCK_FILE)
+        with open(lock_path, "a") as lock_file:
+            await asyncio.to_thread(fcntl.flock, lock_file, fcntl.LOCK_EX)  # released when closed
+            yield
+        return
+    import asyncpg
+
+    keys = ("host", "port", "user", "password", "database")
+    connection = await asyncpg.connect(**{key: credentials.get(key) for key in keys})
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        yield  # the lock is the session's: closing the connection releases it whatever happens
+    finally:
+        await connection.close()
 
 
 async def open_database(settings: Settings) -> TortoiseContext:
