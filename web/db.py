@@ -33,6 +33,13 @@ except ImportError:  # pragma: no cover - SQLite-only installs
     pass
 else:
     DATABASE_DOWN_ERRORS += (InterfaceError, PostgresConnectionError)
+try:  # the shared store (sessions, per-address limits) down fails closed the same way
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError:  # pragma: no cover - installs without the redis extra
+    pass
+else:
+    DATABASE_DOWN_ERRORS += (RedisConnectionError, RedisTimeoutError)
 
 # Serialises migrations of several instances: a PostgreSQL advisory lock, a file lock for SQLite.
 MIGRATION_LOCK_KEY = 0x70726F76  # "prov"
