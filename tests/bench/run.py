@@ -315,6 +315,23 @@ def argon2_rate(threads: int, seconds: float = 4.0) -> float:
     return float(done.stdout)
 
 
+def servers_missing() -> str | None:
+    """Why PostgreSQL or Redis cannot be used for the benchmark, or None if both answer."""
+    try:
+        import asyncpg
+        import redis
+
+        async def ping() -> None:
+            connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
+            await connection.close()
+
+        asyncio.run(ping())
+        redis.Redis.from_url(REDIS_URL, socket_timeout=5).ping()
+    except Exception as error:  # noqa: BLE001 - any reason is reported as it is
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 # -- one configuration --------------------------------------------------------------------------
 
 
@@ -381,6 +398,10 @@ def main() -> None:
         configs = [c for c in configs if args.only.lower() in f"{c.name} {c.workers}".lower()]
     if args.quick:
         configs = configs[:1]
+    missing = servers_missing()
+    if missing and any(c.postgres or c.redis for c in configs):
+        print(f"bench: leaving out the PostgreSQL/Redis configurations: {missing}", file=sys.stderr)
+        configs = [c for c in configs if not (c.postgres or c.redis)]
     cores = os.cpu_count() or 2
     rows = []
     with tempfile.TemporaryDirectory(prefix="provconnect-bench-") as scratch:
