@@ -51,7 +51,7 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
 
 
-async def _execute(url: str, *statements: str) -> list[str]:
+async def run_sql(url: str, *statements: str) -> list[str]:
     import asyncpg
 
     connection = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_SECONDS)
@@ -92,7 +92,7 @@ class SharedServers:
 
     def create(self) -> None:
         """Create this run's database and migrate it (the settings come from the caller)."""
-        asyncio.run(_execute(self.server_url, f'CREATE DATABASE "{self.database_name}"'))
+        asyncio.run(run_sql(self.server_url, f'CREATE DATABASE "{self.database_name}"'))
 
     def remember_tables(self) -> None:
         self._tables = asyncio.run(_tables(self.database_url))
@@ -100,13 +100,13 @@ class SharedServers:
     def empty_tables(self) -> None:
         if self._tables:
             names = ", ".join(f'"{name}"' for name in self._tables)
-            asyncio.run(_execute(self.database_url, f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            asyncio.run(run_sql(self.database_url, f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
     def new_namespace(self) -> str:
         return f"{self.namespace_prefix}-{next(self._counter)}"
 
     def drop(self) -> None:
-        asyncio.run(_execute(self.server_url, f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)'))
+        asyncio.run(run_sql(self.server_url, f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)'))
         import redis
 
         client = redis.Redis.from_url(self.redis_url, socket_timeout=CONNECT_TIMEOUT_SECONDS)
@@ -125,7 +125,7 @@ def reach(server_url: str, redis_url: str) -> SharedServers:
     except ImportError as missing:
         unavailable(f"PostgreSQL + Redis tests need the drivers: pip install -e '.[postgres,redis]' ({missing})")
     try:
-        asyncio.run(_execute(server_url, "SELECT 1"))
+        asyncio.run(run_sql(server_url, "SELECT 1"))
     except Exception as error:  # noqa: BLE001 - any failure to connect is reported the same way
         unavailable(f"PostgreSQL at {ENV_POSTGRES} does not answer: {error}")
     try:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.backends import SharedServers, _execute, with_database
+from tests.backends import SharedServers, run_sql, with_database
 from tests.conftest import TEST_SECRET_KEY
 from tests.server_process import PROJECT_ROOT
 
@@ -36,7 +36,7 @@ def test_instances_migrating_one_postgres_database_at_once_all_succeed(
     shared_servers: SharedServers, tmp_path: Path
 ) -> None:
     name = f"provconnect_test_migrate_{secrets.token_hex(4)}"
-    asyncio.run(_execute(shared_servers.server_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(run_sql(shared_servers.server_url, f'CREATE DATABASE "{name}"'))
     try:
         environment = {
             "PROVCONNECT_DATA_DIR": str(tmp_path),
@@ -46,7 +46,7 @@ def test_instances_migrating_one_postgres_database_at_once_all_succeed(
         results = migrate_at_once(environment)
         assert [r.returncode for r in results] == [0] * INSTANCES, [r.stderr.decode()[-500:] for r in results]
     finally:
-        asyncio.run(_execute(shared_servers.server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(run_sql(shared_servers.server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_processes_migrating_one_sqlite_file_at_once_all_succeed(tmp_path: Path) -> None:
