@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from web.auth import admin_actions, policy
@@ -94,11 +94,11 @@ class AdminController(Controller):
         return await respond(request, services, USERS_REGION, context)
 
     @get("/users/{user_id:int}/row")
-    async def row(self, request: Request, services: AppServices, user_id: int, confirm: FromQuery[str] = "") -> Template:
+    async def row(self, request: Request, services: AppServices, user_id: FromPath[int], confirm: FromQuery[str] = "") -> Template:
         return await _row(request, services, OpenRow(user_id, confirm if confirm in ALL_SLUGS else None))
 
     @post("/users/{user_id:int}/{slug:str}")
-    async def act(self, request: Request, services: AppServices, user_id: int, slug: str) -> Response:
+    async def act(self, request: Request, services: AppServices, user_id: FromPath[int], slug: FromPath[str]) -> Response:
         if slug not in ALL_SLUGS:
             raise NotFoundException()
         try:
