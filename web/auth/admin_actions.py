@@ -134,10 +134,10 @@ def _refuse_self(slug: str, actor: Actor, target: User) -> None:
 
 async def _keep_an_admin(target: User) -> None:
     """Inside the caller's transaction: refuse if ``target`` is the last enabled administrator."""
-    others = await (
-        User.filter(is_admin=True, is_disabled=False).exclude(id=target.id).select_for_update().values_list("id", flat=True)
-    )
-    if not others:
+    # Lock every enabled admin row, the target's too, in one order: a concurrent demotion waits for
+    # this transaction, then sees its result. (Tortoise drops FOR UPDATE from values_list() queries.)
+    admins = await User.filter(is_admin=True, is_disabled=False).order_by("id").select_for_update()
+    if not any(admin.id != target.id for admin in admins):
         raise ActionRefused(LAST_ADMIN)
 
 
