@@ -181,19 +181,19 @@ class SignInFlow:
 
     async def submit_pin(self, state: SignInState, pin: str, *, now: float) -> SignInState:
         user = await self._user_at(state, Stage.PENDING)
-        await self._second_factor(
+        await self.second_factor(
             user.id, now, lambda: totp.require_pin_format(pin), lambda: self._two_factor.verify_pin(user, pin, now=now)
         )
         return await self._signed_in(state, now, second_factor=True)
 
     async def submit_recovery_code(self, state: SignInState, code: str, *, now: float) -> SignInState:
         user = await self._user_at(state, Stage.PENDING)
-        await self._second_factor(
+        await self.second_factor(
             user.id, now, lambda: recovery.canonical(code), lambda: self._two_factor.use_recovery_code(user.id, code)
         )
         return await self._signed_in(state, now, second_factor=True)
 
-    async def _second_factor(
+    async def second_factor(
         self,
         user_id: int,
         now: float,
@@ -202,7 +202,8 @@ class SignInFlow:
         *,
         success_resets: bool = True,
     ) -> T:
-        """The one path of every second-factor attempt: throttle, format, count, check, reset.
+        """The one path of every second-factor attempt (sign-in, step-up, account changes):
+        throttle, format, count, check, reset.
 
         ``success_resets=False`` for the live check: a right code for a candidate key that the
         browser itself was given proves nothing about the account, so it must not reset the count.
@@ -244,7 +245,7 @@ class SignInFlow:
                 raise InvalidPin()
 
         try:
-            await self._second_factor(
+            await self.second_factor(
                 state.user_id, now, lambda: totp.require_pin_format(pin), check, success_resets=False
             )
         except InvalidPin:
@@ -253,7 +254,7 @@ class SignInFlow:
 
     async def confirm_enrollment(self, state: SignInState, pin: str, *, now: float) -> SignInState:
         secret = self.candidate_secret(state)
-        enrollment = await self._second_factor(
+        enrollment = await self.second_factor(
             state.user_id,
             now,
             lambda: totp.require_pin_format(pin),
@@ -299,17 +300,6 @@ class SignInFlow:
         changed = msgspec.structs.replace(state, must_change_password=False, auth_epoch=auth_epoch)
         return await self._signed_in(changed, now, second_factor=False)
 
-    async def second_factor(
-        self,
-        user_id: int,
-        now: float,
-        check_format: Callable[[], object],
-        check_secret: Callable[[], Awaitable[T]],
-        *,
-        success_resets: bool = True,
-    ) -> T:
-        """The same throttled path, for checks after sign-in: step-up and account changes."""
-        return await self._second_factor(user_id, now, check_format, check_secret, success_resets=success_resets)
 
     async def _signed_in(self, state: SignInState, now: float, *, second_factor: bool) -> SignInState:
         # Fully authenticated, but an admin chose the password: it is replaced before anything else.
