@@ -101,29 +101,16 @@ class SessionStore:
 
     def cookie(self, session_id: str) -> Cookie:
         # No max-age: a browser session cookie; the server-side timeouts decide the real end.
-        return Cookie(
-            key=self.cookie_name,
-            value=session_id,
-            path="/",
-            secure=self._secure,
-            httponly=True,
-            samesite="lax",
-        )
+        return self._cookie(self.cookie_name, session_id)
 
     def device_cookie(self, token: str) -> Cookie:
         """The known-device cookie: long-lived, but it only picks a password-throttling counter."""
-        return Cookie(
-            key=self.device_cookie_name,
-            value=token,
-            path="/",
-            secure=self._secure,
-            httponly=True,
-            samesite="lax",
-            max_age=DEVICE_COOKIE_MAX_AGE_SECONDS,
-        )
+        return self._cookie(self.device_cookie_name, token, max_age=DEVICE_COOKIE_MAX_AGE_SECONDS)
 
     def expired_cookie(self) -> Cookie:
+        return self._cookie(self.cookie_name, "", max_age=0)
+
+    def _cookie(self, key: str, value: str, *, max_age: int | None = None) -> Cookie:
         return Cookie(
-            key=self.cookie_name, value="", path="/", secure=self._secure, httponly=True,
-            samesite="lax", max_age=0,
+            key=key, value=value, path="/", secure=self._secure, httponly=True, samesite="lax", max_age=max_age
         )

@@ -7,12 +7,11 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from web.db import database_answers
+from web.views.access import SESSION_ENDED_NOTICE
 from web.views.deps import AppServices
 from web.views.panels import panel_for
 from web.views.render import render
 from web.views.visit import open_visit
-
-SESSION_ENDED_NOTICE = "Your session has ended. Sign in again."
 
 
 @get("/")
