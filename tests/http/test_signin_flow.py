@@ -137,6 +137,17 @@ def test_idle_and_absolute_timeouts_end_the_session(client: TestClient, browser:
     assert "Signed in as" not in client.get("/").text
 
 
+def test_requests_closer_together_than_the_last_seen_write_keep_the_session_alive(
+    client: TestClient, browser: Browser, clock: FakeClock
+) -> None:
+    # Last-seen is written back at most once a minute (flow.SEEN_AT_WRITE_SECONDS): it still moves.
+    alice = seed_user(client, "alice")
+    browser.sign_in(alice, clock)
+    for _ in range(40):  # 40 x 50 s: past the 30-minute idle timeout, never idle for a minute
+        clock.advance(50)
+        assert "Signed in as" in client.get("/").text
+
+
 def test_exempt_user_is_signed_in_after_the_password(client: TestClient, browser: Browser) -> None:
     bob = seed_user(client, "bob", enrolled=False, exempt=True)
     response = browser.password(bob)

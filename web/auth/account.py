@@ -11,6 +11,7 @@ it; the candidate secret lives sealed in the session meanwhile, as during enroll
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 
 import msgspec
@@ -66,7 +67,10 @@ class AccountFlow:
             raise NoAuthenticator()
         try:
             await self._flow.second_factor(
-                user.id, now, lambda: totp.require_pin_format(pin), lambda: self._two_factor.verify_pin(user, pin, now=now)
+                user,
+                now,
+                lambda: totp.require_pin_format(pin),
+                lambda on_success: self._two_factor.verify_pin(user, pin, now=now, on_success=on_success),
             )
         except (InvalidPin, throttle.Throttled) as error:
             outcome = audit.THROTTLED if isinstance(error, throttle.Throttled) else audit.FAILURE
@@ -146,7 +150,7 @@ class AccountFlow:
     def cancel_authenticator_change(state: SignInState) -> SignInState:
         return msgspec.structs.replace(state, candidate_key_id=None, candidate_secret=None)
 
-    async def require_fresh_change(self, state: SignInState, *, now: float) -> None:
+    async def require_fresh_change(self, state: SignInState, *, now: float) -> User:
         """A replacement is only as good as the step-up that started it: it expires with it.
 
         Without this, a half-finished replacement left in a session could be confirmed hours later
@@ -155,20 +159,19 @@ class AccountFlow:
         user = await _signed_in_user(state)
         if user.has_totp and not recently_verified(state, now):
             raise ChangeExpired()
+        return user
 
     async def check_candidate(self, state: SignInState, pin: str, *, now: float) -> bool:
         """The live check while typing: throttled like every PIN check; claims nothing."""
-        await self.require_fresh_change(state, now=now)
+        user = await self.require_fresh_change(state, now=now)
         secret = self.candidate_secret(state)
 
-        async def check() -> None:
+        async def check(_: Mapping[str, object]) -> None:
             if not self._two_factor.check_candidate(secret, pin, now=now).ok:
                 raise InvalidPin()
 
         try:
-            await self._flow.second_factor(
-                state.user_id, now, lambda: totp.require_pin_format(pin), check, success_resets=False
-            )
+            await self._flow.second_factor(user, now, lambda: totp.require_pin_format(pin), check, success_resets=False)
         except InvalidPin:
             return False
         return True
@@ -177,11 +180,13 @@ class AccountFlow:
         self, state: SignInState, pin: str, *, now: float
     ) -> tuple[SignInState, list[str] | None]:
         """Store the candidate once a code from it is right; a first set-up also issues recovery codes."""
-        await self.require_fresh_change(state, now=now)
+        user = await self.require_fresh_change(state, now=now)
         secret = self.candidate_secret(state)
-        user = await _signed_in_user(state)
         codes = await self._flow.second_factor(
-            user.id, now, lambda: totp.require_pin_format(pin), lambda: self._store_authenticator(user, secret, pin, now)
+            user,
+            now,
+            lambda: totp.require_pin_format(pin),
+            lambda on_success: self._store_authenticator(user, secret, pin, now, on_success),
         )
         action = audit.REPLACED if user.has_totp else audit.ENROLLED
         await audit.record(action, actor=user.username, target=user.username)
@@ -190,7 +195,9 @@ class AccountFlow:
         done = msgspec.structs.replace(state, candidate_key_id=None, candidate_secret=None, second_factor_at=verified_at)
         return done, codes
 
-    async def _store_authenticator(self, user: User, secret: str, pin: str, now: float) -> list[str] | None:
+    async def _store_authenticator(
+        self, user: User, secret: str, pin: str, now: float, on_success: Mapping[str, object]
+    ) -> list[str] | None:
         check = self._two_factor.check_candidate(secret, pin, now=now)
         if check.step is None:
             raise InvalidPin(check.drift_seconds)
@@ -200,7 +207,7 @@ class AccountFlow:
         async with in_transaction():
             stored = await User.filter(id=user.id, auth_epoch=user.auth_epoch, **current).update(
                 totp_secret_sealed=sealed.ciphertext, totp_key_id=sealed.key_id, totp_last_step=check.step,
-                totp_enabled_at=datetime.now(timezone.utc), totp_exempt=False,
+                totp_enabled_at=datetime.now(timezone.utc), totp_exempt=False, **on_success,
             )
             if stored != 1:
                 raise SessionStale()

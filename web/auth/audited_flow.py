@@ -18,6 +18,7 @@ from web.auth.flow import InvalidCredentials, SignInFlow, SignInState
 from web.auth.throttle import Throttled
 from web.auth.two_factor import InvalidPin, InvalidRecoveryCode
 from web.auth.users import find_user
+from web.models import User
 
 
 def _outcome(error: Exception) -> str | None:
@@ -39,13 +40,15 @@ class AuditedSignInFlow(SignInFlow):
                 await audit.record(audit.PASSWORD_STEP, outcome=outcome, target=user.username if user else None)
             raise
 
-    async def submit_pin(self, state: SignInState, pin: str, *, now: float) -> SignInState:
+    async def submit_pin(self, state: SignInState, pin: str, *, now: float, user: User | None = None) -> SignInState:
         step = super().submit_pin
-        return await _recorded(audit.PIN_STEP, state, lambda: step(state, pin, now=now))
+        return await _recorded(audit.PIN_STEP, state, lambda: step(state, pin, now=now, user=user))
 
-    async def submit_recovery_code(self, state: SignInState, code: str, *, now: float) -> SignInState:
+    async def submit_recovery_code(
+        self, state: SignInState, code: str, *, now: float, user: User | None = None
+    ) -> SignInState:
         step = super().submit_recovery_code
-        result = await _recorded(audit.RECOVERY_CODE, state, lambda: step(state, code, now=now))
+        result = await _recorded(audit.RECOVERY_CODE, state, lambda: step(state, code, now=now, user=user))
         await audit.record(audit.RECOVERY_CODE, actor=state.username, target=state.username)
         return result
 

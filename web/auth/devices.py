@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta, timezone
 
+from tortoise.expressions import Subquery
+
 from web.auth.crypto import Keyed
 from web.models import KnownDevice
 
@@ -26,28 +28,35 @@ def _fingerprint(keyed: Keyed, token: str) -> str:
 
 async def find_device(keyed: Keyed, user_id: int, token: str | None) -> KnownDevice | None:
     """The user's known device behind ``token``, if the token is one and is still fresh."""
-    if not token or len(token) > DEVICE_TOKEN_MAX_CHARS:
+    if not _plausible(token):
         return None
-    fresh_since = datetime.now(timezone.utc) - timedelta(days=DEVICE_TTL_DAYS)
     return await KnownDevice.get_or_none(
-        user_id=user_id, fingerprint=_fingerprint(keyed, token), last_used_at__gte=fresh_since
+        user_id=user_id, fingerprint=_fingerprint(keyed, token), last_used_at__gte=_fresh_since()  # type: ignore[arg-type]
     )
 
 
 async def remember_device(keyed: Keyed, user_id: int, token: str | None) -> str | None:
     """After a full sign-in: refresh the known device, or register a new one and return its token."""
-    device = await find_device(keyed, user_id, token)
     now = datetime.now(timezone.utc)
-    if device is not None:
-        await KnownDevice.filter(id=device.id).update(last_used_at=now)
-        return None
+    if _plausible(token):
+        fresh = KnownDevice.filter(user_id=user_id, fingerprint=_fingerprint(keyed, token), last_used_at__gte=_fresh_since())  # type: ignore[arg-type]
+        if await fresh.update(last_used_at=now) == 1:
+            return None
     new_token = secrets.token_urlsafe(DEVICE_TOKEN_BYTES)
     await KnownDevice.create(user_id=user_id, fingerprint=_fingerprint(keyed, new_token), last_used_at=now)
     await _forget_oldest(user_id)
     return new_token
 
 
+def _plausible(token: str | None) -> bool:
+    return bool(token) and len(token) <= DEVICE_TOKEN_MAX_CHARS  # type: ignore[arg-type]
+
+
+def _fresh_since() -> datetime:
+    return datetime.now(timezone.utc) - timedelta(days=DEVICE_TTL_DAYS)
+
+
 async def _forget_oldest(user_id: int) -> None:
-    stale = await KnownDevice.filter(user_id=user_id).order_by("-last_used_at").offset(MAX_DEVICES_PER_USER)
-    if stale:
-        await KnownDevice.filter(id__in=[device.id for device in stale]).delete()
+    # One statement, whatever the count: keep the newest MAX_DEVICES_PER_USER, delete the rest.
+    newest = KnownDevice.filter(user_id=user_id).order_by("-last_used_at", "-id").limit(MAX_DEVICES_PER_USER)
+    await KnownDevice.filter(user_id=user_id).exclude(id__in=Subquery(newest.values("id"))).delete()

@@ -15,7 +15,7 @@ domain error; storing the state and choosing what to render is the web layer's j
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -24,11 +24,14 @@ import msgspec
 from web.auth import audit, devices, policy, recovery, throttle, totp
 from web.auth.crypto import Keyed, Sealed, SecretBox
 from web.auth.passwords import PasswordHashing
-from web.auth.two_factor import InvalidPin, TwoFactor
-from web.auth.users import canonical_or_none, find_user, record_sign_in
+from web.auth.two_factor import NOTHING, InvalidPin, TwoFactor
+from web.auth.users import canonical_or_none, find_user, record_sign_in, sign_in_changes
 from web.models import User
 
 PENDING_TTL_SECONDS = 5 * 60
+# A request refreshes the session's last-seen time in the store at most this often: the idle
+# timeout may end a session up to this much early, and most requests write nothing back.
+SEEN_AT_WRITE_SECONDS = 60
 T = TypeVar("T")
 
 
@@ -75,6 +78,17 @@ class InvalidCredentials(Exception):
 
 class WrongStage(Exception):
     """The request belongs to another step than the one this session is at."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A live session after a request: its refreshed state and the account row it was checked against."""
+
+    state: SignInState
+    user: User
+    """Read at the start of this request; later steps of the same request reuse it."""
+    stale: bool
+    """True when the stored state is worth writing back (last seen long ago, or the role changed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,14 +176,15 @@ class SignInFlow:
 
     # -- continuing a session ------------------------------------------------------------------
 
-    async def resume(self, state: SignInState, *, now: float) -> SignInState | None:
-        """The state after a request at ``now``, or None if the session has ended."""
+    async def resume(self, state: SignInState, *, now: float) -> Resumed | None:
+        """The session after a request at ``now``, or None if it has ended."""
         if self._timed_out(state, now):
             return None
         user = await User.get_or_none(id=state.user_id)
         if user is None or user.is_disabled or user.auth_epoch != state.auth_epoch:
             return None
-        return msgspec.structs.replace(state, seen_at=now, is_admin=user.is_admin)
+        stale = now - state.seen_at >= SEEN_AT_WRITE_SECONDS or user.is_admin != state.is_admin
+        return Resumed(msgspec.structs.replace(state, seen_at=now, is_admin=user.is_admin), user, stale)
 
     def _timed_out(self, state: SignInState, now: float) -> bool:
         if now - state.seen_at > self.policy.idle_seconds or now - state.started_at > self.policy.max_seconds:
@@ -179,42 +194,55 @@ class SignInFlow:
 
     # -- step 2: PIN or recovery code ----------------------------------------------------------
 
-    async def submit_pin(self, state: SignInState, pin: str, *, now: float) -> SignInState:
-        user = await self._user_at(state, Stage.PENDING)
-        await self.second_factor(
-            user.id, now, lambda: totp.require_pin_format(pin), lambda: self._two_factor.verify_pin(user, pin, now=now)
-        )
-        return await self._signed_in(state, now, second_factor=True)
+    async def submit_pin(self, state: SignInState, pin: str, *, now: float, user: User | None = None) -> SignInState:
+        """The PIN step. ``user``: the account row this request already read (resume), if any."""
+        user = await self._user_at(state, Stage.PENDING, user)
+        signs_in = _sign_in_changes(state)
 
-    async def submit_recovery_code(self, state: SignInState, code: str, *, now: float) -> SignInState:
-        user = await self._user_at(state, Stage.PENDING)
-        await self.second_factor(
-            user.id, now, lambda: recovery.canonical(code), lambda: self._two_factor.use_recovery_code(user.id, code)
-        )
-        return await self._signed_in(state, now, second_factor=True)
+        def claim(on_success: Mapping[str, object]) -> Awaitable[int]:
+            # One UPDATE claims the step, resets the counter and records the sign-in.
+            return self._two_factor.verify_pin(user, pin, now=now, on_success={**on_success, **signs_in})
+
+        await self.second_factor(user, now, lambda: totp.require_pin_format(pin), claim)
+        return await self._signed_in(state, now, second_factor=True, recorded=True)
+
+    async def submit_recovery_code(
+        self, state: SignInState, code: str, *, now: float, user: User | None = None
+    ) -> SignInState:
+        user = await self._user_at(state, Stage.PENDING, user)
+        signs_in = _sign_in_changes(state)
+
+        def spend(on_success: Mapping[str, object]) -> Awaitable[None]:
+            return self._two_factor.use_recovery_code(user.id, code, on_success={**on_success, **signs_in})
+
+        await self.second_factor(user, now, lambda: recovery.canonical(code), spend)
+        return await self._signed_in(state, now, second_factor=True, recorded=True)
 
     async def second_factor(
         self,
-        user_id: int,
+        user: User,
         now: float,
         check_format: Callable[[], object],
-        check_secret: Callable[[], Awaitable[T]],
+        check_secret: Callable[[Mapping[str, object]], Awaitable[T]],
         *,
         success_resets: bool = True,
     ) -> T:
         """The one path of every second-factor attempt (sign-in, step-up, account changes):
         throttle, format, count, check, reset.
 
-        ``success_resets=False`` for the live check: a right code for a candidate key that the
-        browser itself was given proves nothing about the account, so it must not reset the count.
+        ``user`` is the account row as this request read it: its counter is where the throttle
+        starts (a stale one only costs the compare-and-set a retry). ``check_secret`` is given the
+        user-row columns its success must write, in the same statement as its own claim where it
+        has one: the counter reset. ``success_resets=False`` for the live check: a right code for
+        a candidate key that the browser itself was given proves nothing about the account, so it
+        must not reset the count.
         """
-        await throttle.check_not_throttled(User, user_id, throttle.SECOND_FACTOR, now=now)
+        seen = throttle.reading(user, throttle.SECOND_FACTOR)
+        throttle.refuse_if_throttled(seen, now)
         check_format()  # malformed input is a 4xx that counts nothing
-        await throttle.count_attempt(User, user_id, throttle.SECOND_FACTOR, now=now)
-        result = await check_secret()  # raises on a wrong secret: the attempt stays counted
-        if success_resets:
-            await throttle.record_success(User, user_id, throttle.SECOND_FACTOR)
-        return result
+        await throttle.count_attempt(User, user.id, throttle.SECOND_FACTOR, now=now, seen=seen)
+        # Raises on a wrong secret: the attempt stays counted.
+        return await check_secret(throttle.reset_changes(throttle.SECOND_FACTOR) if success_resets else NOTHING)
 
     # -- enrollment ----------------------------------------------------------------------------
 
@@ -237,28 +265,28 @@ class SignInFlow:
     async def check_candidate(self, state: SignInState, pin: str, *, now: float) -> bool:
         """The live check while typing: the same throttled path as confirmation; claims nothing."""
         secret = self.candidate_secret(state)
-        if await User.filter(id=state.user_id, totp_secret_sealed__isnull=False).exists():
-            raise WrongStage()  # enrolled meanwhile (another browser): this enrollment is over
+        user = await self._enrolling_user(state)
 
-        async def check() -> None:
+        async def check(_: Mapping[str, object]) -> None:
             if not self._two_factor.check_candidate(secret, pin, now=now).ok:
                 raise InvalidPin()
 
         try:
-            await self.second_factor(
-                state.user_id, now, lambda: totp.require_pin_format(pin), check, success_resets=False
-            )
+            await self.second_factor(user, now, lambda: totp.require_pin_format(pin), check, success_resets=False)
         except InvalidPin:
             return False
         return True
 
     async def confirm_enrollment(self, state: SignInState, pin: str, *, now: float) -> SignInState:
         secret = self.candidate_secret(state)
+        user = await self._enrolling_user(state)
         enrollment = await self.second_factor(
-            state.user_id,
+            user,
             now,
             lambda: totp.require_pin_format(pin),
-            lambda: self._two_factor.confirm_enrollment(state.user_id, secret, pin, now=now),
+            lambda on_success: self._two_factor.confirm_enrollment(
+                user.id, secret, pin, now=now, on_success=on_success
+            ),
         )
         sealed = self._box.seal("\n".join(enrollment.recovery_codes).encode(), owner=_codes_owner(state))
         return msgspec.structs.replace(
@@ -285,12 +313,19 @@ class SignInFlow:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    async def _user_at(self, state: SignInState, stage: Stage) -> User:
+    async def _user_at(self, state: SignInState, stage: Stage, user: User | None) -> User:
         if state.stage is not stage:
             raise WrongStage()
-        user = await User.get_or_none(id=state.user_id)
+        if user is None or user.id != state.user_id:
+            user = await User.get_or_none(id=state.user_id)
         if user is None or not user.has_totp:
             raise WrongStage()
+        return user
+
+    async def _enrolling_user(self, state: SignInState) -> User:
+        user = await User.get_or_none(id=state.user_id)
+        if user is None or user.has_totp:
+            raise WrongStage()  # enrolled meanwhile (another browser): this enrollment is over
         return user
 
     async def finish_password_change(self, state: SignInState, *, now: float, auth_epoch: int) -> SignInState:
@@ -301,11 +336,15 @@ class SignInFlow:
         return await self._signed_in(changed, now, second_factor=False)
 
 
-    async def _signed_in(self, state: SignInState, now: float, *, second_factor: bool) -> SignInState:
+    async def _signed_in(
+        self, state: SignInState, now: float, *, second_factor: bool, recorded: bool = False
+    ) -> SignInState:
+        """``recorded``: the step's own claim already wrote the sign-in record (_sign_in_changes)."""
         # Fully authenticated, but an admin chose the password: it is replaced before anything else.
         stage = Stage.CHANGE_PASSWORD if state.must_change_password else Stage.SIGNED_IN
         if stage is Stage.SIGNED_IN:
-            await record_sign_in(state.user_id)
+            if not recorded:
+                await record_sign_in(state.user_id)
             await audit.record(audit.SIGN_IN, actor=state.username, target=state.username)
         return msgspec.structs.replace(
             state,
@@ -317,6 +356,11 @@ class SignInFlow:
             recovery_codes_key_id=None,
             recovery_codes=None,
         )
+
+
+def _sign_in_changes(state: SignInState) -> Mapping[str, object]:
+    """What a full sign-in writes on the user row, when passing this step signs the user in."""
+    return NOTHING if state.must_change_password else sign_in_changes()
 
 
 def _candidate_owner(state: SignInState) -> str:

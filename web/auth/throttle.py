@@ -41,6 +41,24 @@ PASSWORD = Counter("password_failures", "password_blocked_until")
 SECOND_FACTOR = Counter("second_factor_failures", "second_factor_blocked_until", locks_account=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One counter's values as read from its row."""
+
+    failures: int
+    blocked_until: float
+    locked: bool
+
+
+def reading(row: Model, counter: Counter) -> Reading:
+    """The counter's values in a row this request has already loaded (saves reading it again).
+
+    A stale reading is safe: the compare-and-set in :func:`count_attempt` then misses and reads anew.
+    """
+    locked = counter.locks_account and getattr(row, "locked_at") is not None
+    return Reading(int(getattr(row, counter.failures)), float(getattr(row, counter.blocked_until)), locked)
+
+
 class Throttled(Exception):
     """Too many attempts: try again after ``retry_after`` seconds, or never (``locked``) until unlocked."""
 
@@ -59,53 +77,63 @@ def delay_after(failures: int) -> float:
     return min(BASE_DELAY_SECONDS * 2.0**doublings, MAX_DELAY_SECONDS)
 
 
-async def count_attempt(model: type[Model], row_id: int, counter: Counter, *, now: float) -> int:
+async def count_attempt(
+    model: type[Model], row_id: int, counter: Counter, *, now: float, seen: Reading | None = None
+) -> int:
     """Count one attempt on ``model`` row ``row_id`` before its secret is checked, or raise Throttled.
 
-    Returns the failure count this attempt would leave behind if it fails.
+    ``seen`` is the counter as this request already read it: the first compare-and-set starts
+    from it instead of a read of its own. Returns the failure count this attempt would leave
+    behind if it fails.
     """
     for _ in range(CAS_ATTEMPTS):
-        failures, blocked_until, locked = await _read(model, row_id, counter)
-        _refuse_if_throttled(failures, blocked_until, locked, now)
-        after = failures + 1
+        current = seen if seen is not None else await _read(model, row_id, counter)
+        seen = None
+        refuse_if_throttled(current, now)
+        after = current.failures + 1
         changes: dict[str, object] = {counter.failures: after, counter.blocked_until: now + delay_after(after)}
         if counter.locks_account and after >= HARD_LIMIT_FAILURES:
             changes["locked_at"] = datetime.now(timezone.utc)
         # Compare-and-set on the count: of concurrent attempts that read the same value, one wins.
-        if await model.filter(id=row_id, **{counter.failures: failures}).update(**changes) == 1:
+        if await model.filter(id=row_id, **{counter.failures: current.failures}).update(**changes) == 1:
             return after
     raise Throttled(retry_after=1)  # lost every race: a burst is under way, back off
 
 
-async def record_success(model: type[Model], row_id: int, counter: Counter) -> None:
-    """A success of this factor resets its counter (and, for the second factor, the lock)."""
+def reset_changes(counter: Counter) -> dict[str, object]:
+    """The column values a success of this factor writes: the count, the delay and (2FA) the lock."""
     changes: dict[str, object] = {counter.failures: 0, counter.blocked_until: 0}
     if counter.locks_account:
         changes["locked_at"] = None
-    await model.filter(id=row_id).update(**changes)
+    return changes
+
+
+async def record_success(model: type[Model], row_id: int, counter: Counter) -> None:
+    """A success of this factor resets its counter (and, for the second factor, the lock)."""
+    await model.filter(id=row_id).update(**reset_changes(counter))
 
 
 async def check_not_throttled(model: type[Model], row_id: int, counter: Counter, *, now: float) -> None:
     """Raise Throttled if an attempt now would be refused, without counting anything."""
-    failures, blocked_until, locked = await _read(model, row_id, counter)
-    _refuse_if_throttled(failures, blocked_until, locked, now)
+    refuse_if_throttled(await _read(model, row_id, counter), now)
 
 
-async def _read(model: type[Model], row_id: int, counter: Counter) -> tuple[int, float, bool]:
+async def _read(model: type[Model], row_id: int, counter: Counter) -> Reading:
     fields = [counter.failures, counter.blocked_until] + (["locked_at"] if counter.locks_account else [])
     row = await model.filter(id=row_id).values(*fields)
     if not row:
         raise Throttled(retry_after=1)  # the row vanished mid-flight: refuse, fail closed
     values = row[0]
     locked = counter.locks_account and values["locked_at"] is not None
-    return int(values[counter.failures]), float(values[counter.blocked_until]), locked
+    return Reading(int(values[counter.failures]), float(values[counter.blocked_until]), locked)
 
 
-def _refuse_if_throttled(failures: int, blocked_until: float, locked: bool, now: float) -> None:
-    if locked or failures >= HARD_LIMIT_FAILURES:
+def refuse_if_throttled(current: Reading, now: float) -> None:
+    """Raise Throttled if an attempt at ``now`` must not be evaluated."""
+    if current.locked or current.failures >= HARD_LIMIT_FAILURES:
         raise Throttled(retry_after=0, locked=True)
-    if blocked_until > now:
-        raise Throttled(retry_after=max(1, math.ceil(blocked_until - now)))
+    if current.blocked_until > now:
+        raise Throttled(retry_after=max(1, math.ceil(current.blocked_until - now)))
 
 
 class PhantomCounters:

@@ -117,11 +117,17 @@ async def bump_auth_epoch(user_id: int) -> None:
     await KnownDevice.filter(user_id=user_id).delete()
 
 
+def sign_in_changes() -> dict[str, object]:
+    """A full sign-in on the user row: when, and forget the admin change the user has now been told about."""
+    return {
+        "last_sign_in_at": datetime.now(timezone.utc),
+        "two_factor_changed_by_admin": None,
+        "two_factor_changed_at": None,
+    }
+
+
 async def record_sign_in(user_id: int) -> None:
-    """A full sign-in: remember when, and forget the admin change the user has now been told about."""
-    await User.filter(id=user_id).update(
-        last_sign_in_at=datetime.now(timezone.utc), two_factor_changed_by_admin=None, two_factor_changed_at=None
-    )
+    await User.filter(id=user_id).update(**sign_in_changes())
 
 
 def two_factor_state(user: User) -> str:

@@ -90,7 +90,7 @@ class SignInController(Controller):
             return await wrong_stage(request, services, visit)
         try:
             pin = await read_pin(request)
-            state = await services.flow.submit_pin(visit.state, pin, now=services.clock())  # type: ignore[arg-type]
+            state = await services.flow.submit_pin(visit.state, pin, now=services.clock(), user=visit.user)  # type: ignore[arg-type]
         except (FormInvalid, totp.PinFormatError) as invalid:
             return render(request, "pin", {"errors": pin_errors(invalid)}, status=422)
         except InvalidPin as wrong:
@@ -111,7 +111,7 @@ class SignInController(Controller):
         recovery_mode = {"use_recovery": True}
         try:
             form = await read_form(request, RecoveryForm, {"code": RECOVERY_MESSAGE})
-            state = await services.flow.submit_recovery_code(visit.state, form.code, now=services.clock())  # type: ignore[arg-type]
+            state = await services.flow.submit_recovery_code(visit.state, form.code, now=services.clock(), user=visit.user)  # type: ignore[arg-type]
         except (FormInvalid, RecoveryCodeFormatError):
             return render(request, "pin", {**recovery_mode, "errors": {"code": RECOVERY_MESSAGE}}, status=422)
         except InvalidRecoveryCode:

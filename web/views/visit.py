@@ -8,6 +8,7 @@ from litestar import Request
 from litestar.datastructures import Cookie
 
 from web.auth.flow import SignInState, Stage
+from web.models import User
 from web.services import Services
 from web.views.render import fresh_csrf
 
@@ -21,6 +22,8 @@ class Visit:
     ended: bool = False
     """True when the browser brought a session that has just ended (timeout, reset, disabled)."""
     cookies: list[Cookie] = field(default_factory=list)
+    user: User | None = None
+    """The account row read by this request's resume: the steps after it reuse it."""
 
     @property
     def username(self) -> str | None:
@@ -38,12 +41,13 @@ async def open_visit(request: Request, services: Services) -> Visit:
         # An id the server does not know is never adopted; drop the cookie that carried it.
         cookies = [services.sessions.expired_cookie()] if session_id else []
         return Visit(None, None, cookies=cookies)
-    state = await services.flow.resume(stored, now=services.clock())
-    if state is None:
+    resumed = await services.flow.resume(stored, now=services.clock())
+    if resumed is None:
         await services.sessions.destroy(session_id)
         return Visit(None, None, ended=True, cookies=[services.sessions.expired_cookie()])
-    await services.sessions.save(session_id, state)  # type: ignore[arg-type]
-    return Visit(session_id, state)
+    if resumed.stale:
+        await services.sessions.save(session_id, resumed.state)  # type: ignore[arg-type]
+    return Visit(session_id, resumed.state, user=resumed.user)
 
 
 @dataclass(frozen=True, slots=True)
