@@ -11,8 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta, timezone
 
-from tortoise.expressions import Subquery
-
+from web import db_statements
 from web.auth.crypto import Keyed
 from web.models import KnownDevice
 
@@ -39,11 +38,19 @@ async def remember_device(keyed: Keyed, user_id: int, token: str | None) -> str 
     """After a full sign-in: refresh the known device, or register a new one and return its token."""
     now = datetime.now(timezone.utc)
     if _plausible(token):
-        fresh = KnownDevice.filter(user_id=user_id, fingerprint=_fingerprint(keyed, token), last_used_at__gte=_fresh_since())  # type: ignore[arg-type]
-        if await fresh.update(last_used_at=now) == 1:
+        fresh = {"user_id": user_id, "fingerprint": _fingerprint(keyed, token), "last_used_at__gte": _fresh_since()}  # type: ignore[arg-type]
+        if await db_statements.update(KnownDevice, fresh, {"last_used_at": now}) == 1:
             return None
     new_token = secrets.token_urlsafe(DEVICE_TOKEN_BYTES)
-    await KnownDevice.create(user_id=user_id, fingerprint=_fingerprint(keyed, new_token), last_used_at=now)
+    await db_statements.insert(
+        KnownDevice,
+        user_id=user_id,
+        fingerprint=_fingerprint(keyed, new_token),
+        created_at=now,
+        last_used_at=now,
+        password_failures=0,
+        password_blocked_until=0.0,
+    )
     await _forget_oldest(user_id)
     return new_token
 
@@ -56,7 +63,12 @@ def _fresh_since() -> datetime:
     return datetime.now(timezone.utc) - timedelta(days=DEVICE_TTL_DAYS)
 
 
+# One statement, whatever the count: keep the newest MAX_DEVICES_PER_USER, delete the rest.
+FORGET_OLDEST_SQL = (
+    "DELETE FROM known_devices WHERE user_id = ? AND id NOT IN "
+    "(SELECT id FROM known_devices WHERE user_id = ? ORDER BY last_used_at DESC, id DESC LIMIT ?)"
+)
+
+
 async def _forget_oldest(user_id: int) -> None:
-    # One statement, whatever the count: keep the newest MAX_DEVICES_PER_USER, delete the rest.
-    newest = KnownDevice.filter(user_id=user_id).order_by("-last_used_at", "-id").limit(MAX_DEVICES_PER_USER)
-    await KnownDevice.filter(user_id=user_id).exclude(id__in=Subquery(newest.values("id"))).delete()
+    await db_statements.execute(KnownDevice, FORGET_OLDEST_SQL, user_id, user_id, MAX_DEVICES_PER_USER)

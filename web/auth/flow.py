@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import msgspec
 
+from web import db_statements
 from web.auth import audit, devices, policy, recovery, throttle, totp
 from web.auth.crypto import Keyed, Sealed, SecretBox
 from web.auth.passwords import PasswordHashing
@@ -180,7 +181,7 @@ class SignInFlow:
         """The session after a request at ``now``, or None if it has ended."""
         if self._timed_out(state, now):
             return None
-        user = await User.get_or_none(id=state.user_id)
+        user = await db_statements.fetch_one(User, id=state.user_id)
         if user is None or user.is_disabled or user.auth_epoch != state.auth_epoch:
             return None
         stale = now - state.seen_at >= SEEN_AT_WRITE_SECONDS or user.is_admin != state.is_admin

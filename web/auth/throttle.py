@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
+from web import db_statements
 from web.models import PhantomCounter
 
 FREE_FAILURES = 5  # consecutive failures allowed without any wait
@@ -95,7 +96,7 @@ async def count_attempt(
         if counter.locks_account and after >= HARD_LIMIT_FAILURES:
             changes["locked_at"] = datetime.now(timezone.utc)
         # Compare-and-set on the count: of concurrent attempts that read the same value, one wins.
-        if await model.filter(id=row_id, **{counter.failures: current.failures}).update(**changes) == 1:
+        if await db_statements.update(model, {"id": row_id, counter.failures: current.failures}, changes) == 1:
             return after
     raise Throttled(retry_after=1)  # lost every race: a burst is under way, back off
 

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from tortoise.transactions import in_transaction
 
+from web import db_statements
 from web.auth import recovery, totp
 from web.auth.crypto import Keyed, Sealed, SecretBox
 from web.models import RecoveryCode, User
@@ -81,9 +82,11 @@ class TwoFactor:
                 await self._burn_future_step(user, totp.current_step(now) + check.drift_seconds // totp.STEP_SECONDS)
             raise InvalidPin(check.drift_seconds)
         # The key id and epoch in the filter: an admin reset landing mid-check makes the claim fail.
-        claimed = await User.filter(
-            id=user.id, totp_key_id=user.totp_key_id, auth_epoch=user.auth_epoch, totp_last_step__lt=check.step
-        ).update(totp_last_step=check.step, **on_success)
+        claimed = await db_statements.update(
+            User,
+            {"id": user.id, "totp_key_id": user.totp_key_id, "auth_epoch": user.auth_epoch, "totp_last_step__lt": check.step},
+            {"totp_last_step": check.step, **on_success},
+        )
         if claimed != 1:
             raise InvalidPin()  # replay: this step (or a later one) was already used
         return check.step

@@ -6,6 +6,7 @@ a message shown beside the field, and repeated fields (a classic parser-confusio
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
 import msgspec
@@ -34,8 +35,7 @@ async def read_form(request: Request, struct: type[StructT], messages: dict[str,
     form = await request.form()
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    # A field with a default may be left out (an unticked checkbox, a PIN box shown only sometimes).
-    optional = {field.name for field in msgspec.structs.fields(struct) if not field.required}
+    optional = _optional_fields(struct)
     for name in struct.__struct_fields__:
         given = form.getall(name) if name in form else []
         if not given and name in optional:
@@ -51,6 +51,15 @@ async def read_form(request: Request, struct: type[StructT], messages: dict[str,
     except msgspec.ValidationError as exc:
         field = _field_of(exc, struct)
         raise FormInvalid({field: messages.get(field, "This value is not valid.")}) from None
+
+
+@cache
+def _optional_fields(struct: type[msgspec.Struct]) -> frozenset[str]:
+    """Fields with a default may be left out (an unticked checkbox, a PIN box shown only sometimes).
+
+    Cached: msgspec.structs.fields() evaluates the annotations anew on every call.
+    """
+    return frozenset(field.name for field in msgspec.structs.fields(struct) if not field.required)
 
 
 def _field_of(exc: msgspec.ValidationError, struct: type[msgspec.Struct]) -> str:
