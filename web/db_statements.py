@@ -9,8 +9,8 @@ through the model's own ``_init_from_db``, so what is stored and read is exactly
 would store and read. Everything else stays on the ORM.
 
 Conditions are ``column=value`` pairs; a ``__lt`` or ``__gte`` suffix asks for that comparison.
-Column names are this code's constants, never input. :func:`execute` runs a statement written out
-by hand, with ``?`` for each value.
+Column names are this code's constants, never input. :func:`execute` and :func:`fetch_value` run
+a statement written out by hand, with ``?`` for each value.
 """
 
 from __future__ import annotations
@@ -55,6 +55,13 @@ async def execute(model: type[Model], sql: str, *values: object) -> int:
     db = model._meta.db
     count, _ = await db.execute_query(_in_dialect(sql, db.capabilities.dialect), list(values))
     return count
+
+
+async def fetch_value(model: type[Model], sql: str, *values: object) -> object:
+    """The first column of the first row ``sql`` returns (``?`` for each value), or None."""
+    db = model._meta.db
+    _, rows = await db.execute_query(_in_dialect(sql, db.capabilities.dialect), list(values))
+    return next(iter(dict(rows[0]).values())) if rows else None
 
 
 def _values(model: type[Model], columns: Mapping[str, object]) -> list[Any]:

@@ -62,6 +62,12 @@ async def test_execute_runs_hand_written_sql_with_values_in_order() -> None:
     assert deleted == 2 and [u.username for u in await User.all()] == ["b"]
 
 
+async def test_fetch_value_reads_one_value() -> None:
+    await User.create(username="a", password_hash="h")
+    assert await db_statements.fetch_value(User, "SELECT COUNT(*) AS n FROM users WHERE username = ?", "a") == 1
+    assert await db_statements.fetch_value(User, "SELECT id FROM users WHERE username = ?", "nobody") is None
+
+
 async def test_placeholders_are_numbered_for_postgresql() -> None:
     sql = "UPDATE t SET a = ? WHERE b = ? AND c < ?"
     assert _in_dialect(sql, "sqlite") == sql

@@ -63,7 +63,8 @@ def _fresh_since() -> datetime:
     return datetime.now(timezone.utc) - timedelta(days=DEVICE_TTL_DAYS)
 
 
-# One statement, whatever the count: keep the newest MAX_DEVICES_PER_USER, delete the rest.
+COUNT_SQL = "SELECT COUNT(*) AS devices FROM known_devices WHERE user_id = ?"
+# Keep the newest MAX_DEVICES_PER_USER, delete the rest.
 FORGET_OLDEST_SQL = (
     "DELETE FROM known_devices WHERE user_id = ? AND id NOT IN "
     "(SELECT id FROM known_devices WHERE user_id = ? ORDER BY last_used_at DESC, id DESC LIMIT ?)"
@@ -71,4 +72,7 @@ FORGET_OLDEST_SQL = (
 
 
 async def _forget_oldest(user_id: int) -> None:
-    await db_statements.execute(KnownDevice, FORGET_OLDEST_SQL, user_id, user_id, MAX_DEVICES_PER_USER)
+    # Counted first: a read never waits for SQLite's one writer, a DELETE does even when it
+    # deletes nothing, and workers sharing one SQLite file queue for that lock on every sign-in.
+    if await db_statements.fetch_value(KnownDevice, COUNT_SQL, user_id) > MAX_DEVICES_PER_USER:  # type: ignore[operator]
+        await db_statements.execute(KnownDevice, FORGET_OLDEST_SQL, user_id, user_id, MAX_DEVICES_PER_USER)

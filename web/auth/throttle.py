@@ -114,11 +114,6 @@ async def record_success(model: type[Model], row_id: int, counter: Counter) -> N
     await model.filter(id=row_id).update(**reset_changes(counter))
 
 
-async def check_not_throttled(model: type[Model], row_id: int, counter: Counter, *, now: float) -> None:
-    """Raise Throttled if an attempt now would be refused, without counting anything."""
-    refuse_if_throttled(await _read(model, row_id, counter), now)
-
-
 async def _read(model: type[Model], row_id: int, counter: Counter) -> Reading:
     fields = [counter.failures, counter.blocked_until] + (["locked_at"] if counter.locks_account else [])
     row = await model.filter(id=row_id).values(*fields)
