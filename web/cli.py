@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import getpass
 import os
-import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -98,17 +97,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _run_workers(config: uvicorn.Config) -> None:
-    """What uvicorn.run does for workers > 1, with a listening socket that gets TCP_NODELAY.
+    """N workers on one port, each with a listening socket of its own (web/workers.py)."""
+    from web.workers import AddressInUse, SocketPerWorker, listening_sockets
 
-    uvicorn opens the shared socket with protocol 0, so asyncio never sets TCP_NODELAY on the
-    connections the workers accept: each answer written in two parts waits ~40 ms for a delayed
-    ACK (the benchmark saw p50 44 ms with 2 workers). Stating the protocol restores it.
-    """
-    from uvicorn.supervisors import Multiprocess
-
-    bound = config.bind_socket()
-    sock = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
-    Multiprocess(config, sockets=[sock]).run()
+    try:
+        sockets = listening_sockets(config.host, config.port, config.workers)
+    except AddressInUse as taken:
+        raise UserError(str(taken)) from None
+    shown_host = f"[{config.host}]" if ":" in config.host else config.host
+    print(f"Listening on http://{shown_host}:{config.port} with {config.workers} workers", flush=True)
+    SocketPerWorker(config, sockets).run()
 
 
 async def _announce_setup_link(settings: Settings, host: str, port: int) -> None:
