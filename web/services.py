@@ -16,6 +16,7 @@ from web.auth.flow import SessionPolicy, SignInFlow
 from web.auth.passwords import PasswordHashing
 from web.auth.throttle import PhantomCounters
 from web.auth.two_factor import TwoFactor
+from web.hash_slots import SLOTS_DIR_NAME, HashSlots
 from web.sessions import SessionStore, cookie_names
 from web.settings import Settings
 
@@ -42,7 +43,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     totp_box = SecretBox(derive_key(master, "totp-secret-at-rest"))
     session_box = SecretBox(derive_key(master, "session-sealed-values"))
     keyed = Keyed(derive_key(master, "keyed-fingerprints"))
-    hashing = PasswordHashing(settings.password_hash_concurrency)
+    slots = HashSlots(settings.data_dir / SLOTS_DIR_NAME, settings.password_hash_concurrency)
+    hashing = PasswordHashing(settings.password_hash_concurrency, gate=slots.hold)
     two_factor = TwoFactor(totp_box, keyed)
     policy = SessionPolicy(idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds)
     store = store if store is not None else build_store(settings)

@@ -58,7 +58,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_max_hours: int = 12
     """A session ends this many hours after sign-in whatever happens (``PROVCONNECT_SESSION_MAX_HOURS``)."""
     password_hash_concurrency: int = 1
-    """Password hashes computed at once (``PROVCONNECT_PASSWORD_HASH_CONCURRENCY``); the rest wait."""
+    """Password hashes computed at once on this machine, by all the workers and instances that share
+    the data directory (``PROVCONNECT_PASSWORD_HASH_CONCURRENCY``); the rest wait."""
 
     @property
     def uses_sqlite(self) -> bool:

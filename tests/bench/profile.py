@@ -28,6 +28,7 @@ from tests.server_process import ServerProcess
 # (label, text that marks a frame as inside it), checked in order against each stack.
 AREAS = [
     ("argon2", "argon2"),
+    ("hot-path SQL and its driver (web/db_statements.py)", "web/db_statements.py"),
     ("Tortoise ORM + driver (queries)", "tortoise/"),
     ("asyncpg", "asyncpg/"),
     ("aiosqlite / sqlite3", "aiosqlite"),
@@ -91,9 +92,9 @@ def main() -> None:
 # The steps of one request, innermost first: a sample counts for the first of these in its stack.
 STEPS = [
     ("session store (load, save, rotate)", ("web/sessions.py",)),
-    ("resume: user re-read, timeouts", ("resume (web/auth/flow.py",)),
-    ("PIN check: throttle, verify, claim, sign-in record, audit", ("submit_pin (", "audited_flow.py")),
-    ("known-device cookie", ("devices.py",)),
+    ("resume: timeouts, the user read", ("resume (web/auth/flow.py",)),
+    ("PIN check: counter, TOTP, claim, audit row", ("submit_pin (", "audited_flow.py")),
+    ("known-device cookie (insert, count)", ("devices.py",)),
     ("template rendering", ("jinja2/", "litestar/template", "response/template.py")),
     ("form parsing", ("read_form", "multipart", "_kwargs")),
     ("per-address limit", ("cached_history", "should_check_request")),

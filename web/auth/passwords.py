@@ -8,6 +8,8 @@ rest of the server responsive while posts wait their turn.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import anyio.to_thread
 from anyio import CapacityLimiter
@@ -33,17 +35,28 @@ def check_password_policy(password: str) -> None:
 
 
 class PasswordHashing:
-    """Hash and verify passwords in worker threads, ``concurrency`` at a time."""
+    """Hash and verify passwords in worker threads, ``concurrency`` at a time.
 
-    def __init__(self, concurrency: int, hasher: PasswordHasher | None = None) -> None:
+    ``gate``: held around each hash inside its thread, to bound hashing beyond this process
+    (web/hash_slots.py: the machine's slots, shared by every worker).
+    """
+
+    def __init__(
+        self,
+        concurrency: int,
+        hasher: PasswordHasher | None = None,
+        *,
+        gate: Callable[[], AbstractContextManager[None]] = nullcontext,
+    ) -> None:
         self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
         self._limiter = CapacityLimiter(concurrency)
+        self._gate = gate
         # Verified against when the username is unknown, so both cases cost the same time.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(32))
 
     async def hash(self, password: str) -> str:
         check_password_policy(password)
-        return await anyio.to_thread.run_sync(self._hasher.hash, password, limiter=self._limiter)
+        return await anyio.to_thread.run_sync(self._hash, password, limiter=self._limiter)
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
         """True if ``password`` matches; with no hash, spend the same time and say False."""
@@ -56,8 +69,13 @@ class PasswordHashing:
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)
 
+    def _hash(self, password: str) -> str:
+        with self._gate():
+            return self._hasher.hash(password)
+
     def _verify(self, stored_hash: str, password: str) -> bool:
         try:
-            return self._hasher.verify(stored_hash, password)
+            with self._gate():
+                return self._hasher.verify(stored_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
