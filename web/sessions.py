@@ -18,7 +18,6 @@ from litestar.stores.base import Store
 from web.auth.flow import SignInState
 
 SESSION_ID_BYTES = 32
-ENDED = b"\x00ended"  # the marker left where a session was; msgpack never encodes a struct like this
 SESSION_COOKIE = "provconnect_session"
 DEVICE_COOKIE = "provconnect_device"
 DEVICE_COOKIE_MAX_AGE_SECONDS = 90 * 24 * 3600
@@ -59,7 +58,7 @@ class SessionStore:
         if not session_id or len(session_id) > 128:
             return None
         raw = await self._store.get(_store_key(session_id))
-        if raw is None or raw == ENDED:
+        if raw is None:
             return None  # unknown or ended id: never adopted, the caller starts anonymous
         try:
             return _decoder.decode(raw)
@@ -85,16 +84,15 @@ class SessionStore:
         write it back to life. The check and the write are two store calls, so the window is not
         zero, but it shrinks from a whole request to two round trips to the store.
         """
-        current = await self._store.get(_store_key(session_id))
-        if current is None or current == ENDED:
+        if await self._store.get(_store_key(session_id)) is None:
             return False
         await self._write(session_id, state)
         return True
 
     async def destroy(self, session_id: str | None) -> None:
-        """End a session: a marker stays for the idle timeout, so a late save cannot revive it."""
+        """End a session. A late save finds no key and writes nothing (see :meth:`save`)."""
         if session_id:
-            await self._store.set(_store_key(session_id), ENDED, expires_in=self._idle_seconds)
+            await self._store.delete(_store_key(session_id))
 
     async def _write(self, session_id: str, state: SignInState) -> None:
         await self._store.set(_store_key(session_id), _encoder.encode(state), expires_in=self._idle_seconds)
