@@ -16,6 +16,7 @@ from litestar.datastructures import Cookie
 from litestar.stores.base import Store
 
 from web.auth.flow import SignInState
+from web.cookies import PlainCookie
 
 SESSION_ID_BYTES = 32
 SESSION_COOKIE = "provconnect_session"
@@ -109,6 +110,6 @@ class SessionStore:
         return self._cookie(self.cookie_name, "", max_age=0)
 
     def _cookie(self, key: str, value: str, *, max_age: int | None = None) -> Cookie:
-        return Cookie(
+        return PlainCookie(
             key=key, value=value, path="/", secure=self._secure, httponly=True, samesite="lax", max_age=max_age
         )

@@ -15,6 +15,7 @@ from litestar.middleware.csrf import generate_csrf_token
 from litestar.response import Redirect, Template
 from litestar.utils.scope.state import ScopeState
 
+from web.cookies import PlainCookie
 from web.services import Services
 
 PAGE_TEMPLATE = "page.html"
@@ -69,7 +70,7 @@ def see_other(location: str, *, cookies: Iterable[Cookie] = ()) -> Redirect:
 def fresh_csrf(services: Services) -> tuple[str, Cookie]:
     """A new CSRF token and its cookie: rotated whenever the session id is."""
     token = generate_csrf_token(secret=services.csrf_secret)
-    cookie = Cookie(
+    cookie = PlainCookie(
         key=services.csrf_cookie,
         value=token,
         path="/",
