@@ -75,7 +75,7 @@ def _open_at_once(server: ServerProcess, count: int) -> list[socket.socket]:
     return connections
 
 
-def test_a_burst_of_keep_alive_connections_is_spread_over_both_workers(server: ServerProcess) -> None:
+def _assert_a_burst_reaches_both_workers(server: ServerProcess) -> None:
     connections = _open_at_once(server, CONNECTIONS)
     try:
         held = _established_by_worker(server)
@@ -84,6 +84,10 @@ def test_a_burst_of_keep_alive_connections_is_spread_over_both_workers(server: S
     finally:
         for connection in connections:
             connection.close()
+
+
+def test_a_burst_of_keep_alive_connections_is_spread_over_both_workers(server: ServerProcess) -> None:
+    _assert_a_burst_reaches_both_workers(server)
 
 
 def test_a_port_already_served_is_refused_with_one_line(server: ServerProcess, environment: dict[str, str]) -> None:
@@ -111,12 +115,7 @@ def test_a_worker_that_dies_is_replaced_on_its_own_socket(server: ServerProcess)
     assert survivor in server.worker_pids()
     server.wait_ready()
     # New connections land on both sockets by their addresses: every one must be answered.
-    connections = _open_at_once(server, CONNECTIONS)
-    try:
-        assert min(_established_by_worker(server).values()) > 0
-    finally:
-        for connection in connections:
-            connection.close()
+    _assert_a_burst_reaches_both_workers(server)
 
 
 def test_sighup_replaces_every_worker_while_the_port_keeps_answering(server: ServerProcess) -> None:
@@ -131,9 +130,4 @@ def test_sighup_replaces_every_worker_while_the_port_keeps_answering(server: Ser
         time.sleep(0.2)
     else:
         pytest.fail(f"workers not replaced after {REPLACEMENT_TIMEOUT_SECONDS}s: {before} -> {server.worker_pids()}")
-    connections = _open_at_once(server, CONNECTIONS)
-    try:
-        assert min(_established_by_worker(server).values()) > 0
-    finally:
-        for connection in connections:
-            connection.close()
+    _assert_a_burst_reaches_both_workers(server)
