@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -15,14 +14,13 @@ from litestar.exceptions import HTTPException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
-from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 from litestar_htmx import HTMXPlugin
 
 from web.db import DATABASE_DOWN_ERRORS, close_database, open_database
 from web.services import Services, build_services
 from web.settings import Settings
-from web.store_upkeep import keep_purging
+from web.store_upkeep import purged
 from web.views.account import AccountController
 from web.views.account_authenticator import AuthenticatorController
 from web.views.address_limit import per_address_limit
@@ -66,19 +64,6 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         finally:
             await close_database(context)
 
-    @asynccontextmanager
-    async def store_upkeep(_: Litestar) -> AsyncIterator[None]:
-        if not isinstance(services.store, MemoryStore):
-            yield  # Redis expires keys itself
-            return
-        purging = asyncio.create_task(keep_purging(services.store))
-        try:
-            yield
-        finally:
-            purging.cancel()
-            with suppress(asyncio.CancelledError):
-                await purging
-
     app = Litestar(
         route_handlers=[
             index,
@@ -97,7 +82,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             ),
         ],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
-        lifespan=[database, store_upkeep],
+        lifespan=[database, lambda _: purged(services.store)],
         # Registered so the app's lifespan closes it: a Redis store made from the URL closes its pool.
         stores={"shared": services.store},
         plugins=[HTMXPlugin()],

@@ -101,7 +101,7 @@ def _run_workers(config: uvicorn.Config) -> None:
     from web.workers import AddressInUse, SocketPerWorker, listening_sockets
 
     try:
-        sockets = listening_sockets(config.host, config.port, config.workers)
+        sockets = listening_sockets(config.host, config.port, config.workers, backlog=config.backlog)
     except AddressInUse as taken:
         raise UserError(str(taken)) from None
     shown_host = f"[{config.host}]" if ":" in config.host else config.host

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from litestar.datastructures import Cookie
 
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.\-]+")  # needs no quoting in a cookie
+EMPTY_VALUE = '""'  # how SimpleCookie writes an empty value (the expired session cookie)
 
 
 @dataclass
@@ -23,7 +24,7 @@ class PlainCookie(Cookie):
         if (value and _PLAIN_VALUE.fullmatch(value) is None) or self.domain or self.expires is not None:
             return super().to_encoded_header()
         # SimpleCookie's order: its attributes sorted by name; an empty value is written as "".
-        parts = [f"{self.key}={value or chr(34) * 2}"]
+        parts = [f"{self.key}={value or EMPTY_VALUE}"]
         if self.httponly:
             parts.append("HttpOnly")
         if self.max_age is not None:

@@ -22,14 +22,11 @@ from uvicorn import Config
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess, Process, logger
 
-BACKLOG = 2048  # uvicorn's default; asyncio listens again with the config's own backlog
-
-
 class AddressInUse(OSError):
     """The address is taken: another server listens there."""
 
 
-def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+def listening_sockets(host: str, port: int, count: int, *, backlog: int) -> list[socket.socket]:
     """``count`` sockets bound to ``host:port`` with SO_REUSEPORT, each for one worker."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     _refuse_if_taken(family, host, port)
@@ -41,7 +38,7 @@ def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(BACKLOG)
+        sock.listen(backlog)
         sock.set_inheritable(True)
         sockets.append(sock)
     return sockets

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from litestar.stores.memory import MemoryStore
 
-from web.store_upkeep import keep_purging
+from web.store_upkeep import keep_purging, purged
 
 pytestmark = pytest.mark.anyio
 
@@ -23,3 +23,10 @@ async def test_expired_entries_that_are_never_read_again_are_purged() -> None:
         purging.cancel()
     assert "abandoned" not in store._store  # gone from memory, not just hidden from get()
     assert await store.get("live") == b"session"
+
+
+async def test_the_purge_runs_only_while_the_app_does() -> None:
+    before = asyncio.all_tasks()
+    async with purged(MemoryStore()):
+        assert len(asyncio.all_tasks() - before) == 1  # the purging task
+    assert asyncio.all_tasks() - before == set()  # cancelled and awaited on the way out

@@ -74,5 +74,5 @@ FORGET_OLDEST_SQL = (
 async def _forget_oldest(user_id: int) -> None:
     # Counted first: a read never waits for SQLite's one writer, a DELETE does even when it
     # deletes nothing, and workers sharing one SQLite file queue for that lock on every sign-in.
-    if await db_statements.fetch_value(KnownDevice, COUNT_SQL, user_id) > MAX_DEVICES_PER_USER:  # type: ignore[operator]
+    if int(await db_statements.fetch_value(KnownDevice, COUNT_SQL, user_id) or 0) > MAX_DEVICES_PER_USER:  # type: ignore[call-overload]
         await db_statements.execute(KnownDevice, FORGET_OLDEST_SQL, user_id, user_id, MAX_DEVICES_PER_USER)
