@@ -13,17 +13,15 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
-from litestar.stores.base import Store
 from litestar.template.config import TemplateConfig
 from litestar_htmx import HTMXPlugin
 
 from web.db import DATABASE_DOWN_ERRORS, close_database, open_database
 from web.services import Services, build_services
 from web.settings import Settings
-from web.store_upkeep import purged
 from web.views.account import AccountController
 from web.views.account_authenticator import AuthenticatorController
-from web.views.address_limit import per_address_limit
+from web.views.address_limit import PerAddressLimit
 from web.views.admin import AdminController
 from web.views.admin_audit import AdminAuditController
 from web.views.audit_context import audit_context
@@ -53,8 +51,8 @@ def template_environment() -> Environment:
     )
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
-    services = build_services(settings, store)
+def create_app(settings: Settings) -> Litestar:
+    services = build_services(settings)
 
     @asynccontextmanager
     async def database(_: Litestar) -> AsyncIterator[None]:
@@ -82,9 +80,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             ),
         ],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
-        lifespan=[database, lambda _: purged(services.store)],
-        # Registered so the app's lifespan closes it: a Redis store made from the URL closes its pool.
-        stores={"shared": services.store},
+        lifespan=[database, lambda _: services.shared.kept()],
         plugins=[HTMXPlugin()],
         template_config=TemplateConfig(
             engine=JinjaTemplateEngine.from_environment(template_environment()),
@@ -97,7 +93,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             cookie_samesite="lax",
             exclude=["^/static/", "^/healthz$"],  # anchored: Litestar searches anywhere in the path
         ),
-        middleware=[audit_context, per_address_limit().middleware],
+        middleware=[audit_context, PerAddressLimit(services.shared.address_counts)],
         before_request=require_same_origin,
         before_send=[add_security_headers],
         exception_handlers={

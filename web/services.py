@@ -6,9 +6,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from litestar.stores.base import Store
-from litestar.stores.memory import MemoryStore
-
 from web.auth.account import AccountFlow
 from web.auth.audited_flow import AuditedSignInFlow
 from web.auth.crypto import Keyed, SecretBox, derive_key
@@ -19,6 +16,7 @@ from web.auth.two_factor import TwoFactor
 from web.hash_slots import SLOTS_DIR_NAME, HashSlots
 from web.sessions import SessionStore, cookie_names
 from web.settings import Settings
+from web.shared_state import SharedState, build_shared_state
 
 
 @dataclass(slots=True)
@@ -30,15 +28,15 @@ class Services:
     account: AccountFlow
     """Self-service on one's own account and the step-up check of admin actions."""
     sessions: SessionStore
-    store: Store
-    """The store every instance shares when Redis is configured: sessions and per-address limits."""
+    shared: SharedState
+    """What every instance shares when Redis is configured: sessions and per-address counts."""
     keyed: Keyed
     csrf_secret: str
     csrf_cookie: str
     clock: Callable[[], float] = field(default=time.time)
 
 
-def build_services(settings: Settings, store: Store | None = None) -> Services:
+def build_services(settings: Settings) -> Services:
     master = settings.secret_key
     totp_box = SecretBox(derive_key(master, "totp-secret-at-rest"))
     session_box = SecretBox(derive_key(master, "session-sealed-values"))
@@ -47,8 +45,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     hashing = PasswordHashing(settings.password_hash_concurrency, gate=slots.hold)
     two_factor = TwoFactor(totp_box, keyed)
     policy = SessionPolicy(idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds)
-    store = store if store is not None else build_store(settings)
-    sessions = SessionStore(store, secure=settings.secure_cookies, idle_seconds=settings.session_idle_seconds)
+    shared = build_shared_state(settings)
+    sessions = SessionStore(shared.sessions, secure=settings.secure_cookies, idle_seconds=settings.session_idle_seconds)
     phantoms = PhantomCounters(keyed.digest)
     flow = AuditedSignInFlow(hashing, two_factor, session_box, policy, keyed, phantoms)  # audit: web/auth/audited_flow.py
     return Services(
@@ -58,18 +56,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         flow=flow,
         account=AccountFlow(flow, two_factor, hashing, SecretBox(derive_key(master, "account-sealed-values")), keyed),
         sessions=sessions,
-        store=store,
+        shared=shared,
         keyed=keyed,
         csrf_secret=derive_key(master, "csrf-token-signing").hex(),
         csrf_cookie=cookie_names(settings.secure_cookies).csrf,
     )
-
-
-def build_store(settings: Settings) -> Store:
-    """Redis when ``PROVCONNECT_REDIS_URL`` is set (shared by every instance), else this process's memory."""
-    if settings.redis_url is None:
-        return MemoryStore()
-    from litestar.stores.redis import RedisStore  # the optional "redis" extra; settings checked it is there
-
-    return RedisStore.with_client(url=settings.redis_url, namespace=settings.redis_namespace)
-

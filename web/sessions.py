@@ -1,8 +1,9 @@
 """Server-side sessions with rotation: the id changes at every sign-in step and is never adopted.
 
 Litestar's own server-side sessions reuse whatever id the client sends and never rotate it, so
-this module keeps the few lines it needs itself. The store only ever sees a hash of the id: a dump
-of the store (memory or Redis) gives nobody a cookie that works.
+this module keeps the few lines it needs itself. The backend (memory or Redis,
+web/session_backends.py) only ever sees a hash of the id: a dump of it gives nobody a cookie that
+works.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 
 import msgspec
 from litestar.datastructures import Cookie
-from litestar.stores.base import Store
 
 from web.auth.flow import SignInState
 from web.cookies import PlainCookie
+from web.session_backends import SessionBackend
 
 SESSION_ID_BYTES = 32
 SESSION_COOKIE = "provconnect_session"
@@ -46,10 +47,10 @@ def _store_key(session_id: str) -> str:
 
 
 class SessionStore:
-    """Sessions in a Litestar store, keyed by a hash of their random id."""
+    """Sessions in a backend, keyed by a hash of their random id."""
 
-    def __init__(self, store: Store, *, secure: bool, idle_seconds: int) -> None:
-        self._store = store
+    def __init__(self, backend: SessionBackend, *, secure: bool, idle_seconds: int) -> None:
+        self._backend = backend
         self._secure = secure
         self._idle_seconds = idle_seconds
         self.cookie_name = cookie_names(secure).session
@@ -58,7 +59,7 @@ class SessionStore:
     async def load(self, session_id: str | None) -> SignInState | None:
         if not session_id or len(session_id) > 128:
             return None
-        raw = await self._store.get(_store_key(session_id))
+        raw = await self._backend.get(_store_key(session_id))
         if raw is None:
             return None  # unknown or ended id: never adopted, the caller starts anonymous
         try:
@@ -68,35 +69,29 @@ class SessionStore:
 
     async def create(self, state: SignInState) -> str:
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
-        await self._write(session_id, state)
+        await self._backend.put(_store_key(session_id), _encoder.encode(state), self._idle_seconds)
         return session_id
 
     async def rotate(self, old_id: str | None, state: SignInState) -> str:
-        """Store ``state`` under a fresh id and delete the old one."""
-        new_id = await self.create(state)
-        if old_id:
-            await self.destroy(old_id)
+        """Store ``state`` under a fresh id and delete the old one, in one step."""
+        if not old_id:
+            return await self.create(state)
+        new_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        await self._backend.replace(_store_key(old_id), _store_key(new_id), _encoder.encode(state), self._idle_seconds)
         return new_id
 
     async def save(self, session_id: str, state: SignInState) -> bool:
         """Update a live session; False (and nothing written) if it ended meanwhile.
 
         A request that loaded the session before a sign-out, rotation or reset finished must not
-        write it back to life. The check and the write are two store calls, so the window is not
-        zero, but it shrinks from a whole request to two round trips to the store.
+        write it back to life: the backend writes only if the key is still there, in one step.
         """
-        if await self._store.get(_store_key(session_id)) is None:
-            return False
-        await self._write(session_id, state)
-        return True
+        return await self._backend.update(_store_key(session_id), _encoder.encode(state), self._idle_seconds)
 
     async def destroy(self, session_id: str | None) -> None:
         """End a session. A late save finds no key and writes nothing (see :meth:`save`)."""
         if session_id:
-            await self._store.delete(_store_key(session_id))
-
-    async def _write(self, session_id: str, state: SignInState) -> None:
-        await self._store.set(_store_key(session_id), _encoder.encode(state), expires_in=self._idle_seconds)
+            await self._backend.delete(_store_key(session_id))
 
     def cookie(self, session_id: str) -> Cookie:
         # No max-age: a browser session cookie; the server-side timeouts decide the real end.

@@ -118,7 +118,7 @@ async def seed(env: dict[str, str], plan: Plan) -> None:
     await apply_migrations(settings)
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
     real = PasswordHasher().hash(PASSWORD)
-    box = build_services(settings, store=_memory()).two_factor
+    box = build_services(settings).two_factor
     groups = [("p", plan.pin_users * plan.runs, cheap), ("s", plan.signin_users * plan.runs, real),
               ("f", plan.flood_users, real)]
     async with TortoiseContext() as context:
@@ -134,12 +134,6 @@ async def seed(env: dict[str, str], plan: Plan) -> None:
                 ))
                 next_id += 1
             await User.bulk_create(users, batch_size=500)
-
-
-def _memory():  # type: ignore[no-untyped-def]
-    from litestar.stores.memory import MemoryStore
-
-    return MemoryStore()
 
 
 def create_database(name: str) -> str:

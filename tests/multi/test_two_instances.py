@@ -2,7 +2,7 @@
 
 What a load balancer in front of several instances relies on: a session made on one instance is
 valid on the other, sign-out and an admin reset on one end it on both, and one PIN posted to both
-at the same moment is accepted exactly once.
+at the same moment is accepted exactly once; posts from one address count once, on either.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,7 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.server_process import PROJECT_ROOT, ServerProcess
 from tests.support import CSRF_INPUT, PASSWORD, SECRET_KEY_TEXT
 from web.auth import totp
+from web.views.address_limit import POSTS_PER_ADDRESS_PER_MINUTE
 
 SIGNED_IN = re.compile(r"Signed in as <strong>([^<]+)</strong>")
 REQUEST_TIMEOUT_SECONDS = 30
@@ -166,3 +168,29 @@ def test_one_pin_posted_to_both_instances_at_once_is_accepted_exactly_once(
     # One success; the other is a replay (401) or held back by the account's shared throttle (429).
     assert statuses.count(200) == 1 and set(statuses) <= {200, 401, 429}, statuses
     assert sorted(browser.signed_in_as(server) is not None for browser, server in browsers) == [False, True]
+
+
+def test_posts_from_one_address_spread_over_both_instances_are_counted_exactly(
+    instances: list[ServerProcess],
+) -> None:
+    """The per-address limit is one counter for every instance, and concurrent hits all count.
+
+    A client that spreads its posts over the instances behind the load balancer gets exactly
+    the limit, not the limit per instance nor more through lost updates.
+    """
+    # A source address of its own, so the other tests' posts this minute do not count here.
+    transport = httpx.HTTPTransport(local_address="127.0.0.77")
+    client = httpx.Client(transport=transport, timeout=REQUEST_TIMEOUT_SECONDS, headers={"HX-Request": "true"})
+    page = client.get(instances[0].url + "/")
+    token = CSRF_INPUT.search(page.text).group(1)  # type: ignore[union-attr]
+    over = 40
+    posts = [instances[n % 2] for n in range(POSTS_PER_ADDRESS_PER_MINUTE + over)]
+
+    def post(server: ServerProcess) -> int:
+        return client.post(server.url + "/signin/pin", data={"pin": "123456", "_csrf_token": token}).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(post, posts))
+    assert statuses.count(429) == over, {status: statuses.count(status) for status in set(statuses)}
+    refused = client.post(instances[1].url + "/signin/pin", data={"pin": "123456", "_csrf_token": token})
+    assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 60

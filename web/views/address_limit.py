@@ -1,28 +1,47 @@
-"""Per-client-address limit on state-changing requests, counted in the shared store.
+"""Per-client-address limit on state-changing requests, counted in the shared counters.
 
 This is the coarse outer fence (floods, password spraying from one address); the per-account
 counters in web/auth/throttle.py are what stop guessing. The limit is loose so that an office
-behind one address can still sign in at nine o'clock: a sign-in is about 2 to 8 posts.
+behind one address can still sign in at nine o'clock: a sign-in is about 2 to 8 posts. Each post
+is one atomic hit on a one-minute window shared by every instance (web/window_counters.py).
 """
 
 from __future__ import annotations
 
-from litestar import Request
-from litestar.middleware.rate_limit import RateLimitConfig
+import math
+
+from litestar.enums import ScopeType
+from litestar.exceptions import TooManyRequestsException
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from web.window_counters import Hit, WindowCounters
 
 POSTS_PER_ADDRESS_PER_MINUTE = 600
-SHARED_STORE_NAME = "shared"  # registered in create_app: memory, or Redis for several instances
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def _counts(request: Request) -> bool:
-    # async on purpose: Litestar runs a plain function here in a worker thread, on every request.
-    return request.method == "POST"
+class PerAddressLimit(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
 
+    def __init__(self, counters: WindowCounters, limit: int = POSTS_PER_ADDRESS_PER_MINUTE) -> None:
+        self._counters = counters
+        self._limit = limit
 
-def per_address_limit(limit_per_minute: int = POSTS_PER_ADDRESS_PER_MINUTE) -> RateLimitConfig:
-    return RateLimitConfig(
-        rate_limit=("minute", limit_per_minute),
-        check_throttle_handler=_counts,
-        store=SHARED_STORE_NAME,
-        exclude=["^/static/", "^/healthz$"],  # anchored: Litestar searches anywhere in the path
-    )
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope["method"] not in READ_ONLY_METHODS:
+            client = scope.get("client")
+            hit = await self._counters.hit(f"address:{client[0] if client else ''}")
+            if hit.count > self._limit:
+                raise TooManyRequestsException(headers=self._refusal_headers(hit))
+        await next_app(scope, receive, send)
+
+    def _refusal_headers(self, hit: Hit) -> dict[str, str]:
+        reset = str(max(1, math.ceil(hit.resets_in)))
+        return {
+            "Retry-After": reset,
+            "RateLimit-Limit": str(self._limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": reset,
+            "RateLimit-Policy": f"{self._limit}; w={self._counters.window_seconds}",
+        }

@@ -53,10 +53,7 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
         message = "This form has expired. Reload the page and try again." if exc.detail == CSRF_FAILED else exc.detail
     response = _error_page(request, exc.status_code, message)
     if exc.headers:
-        response.headers.update(exc.headers)
-    if exc.status_code == 429 and "retry-after" not in {name.lower() for name in response.headers}:
-        # Litestar's rate limiter says RateLimit-Reset; browsers and clients read Retry-After.
-        response.headers["retry-after"] = (exc.headers or {}).get("RateLimit-Reset", "60")
+        response.headers.update(exc.headers)  # the per-address limit's Retry-After among them
     return response
 
 

@@ -1,0 +1,65 @@
+"""The state every instance must see alike: sessions and per-address counts.
+
+Without ``PROVCONNECT_REDIS_URL`` it lives in this process (one instance, one worker); with it, in
+Redis under ``PROVCONNECT_REDIS_NAMESPACE``, where every worker and instance finds the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from web.session_backends import MemorySessions, RedisSessions, SessionBackend
+from web.settings import Settings
+from web.store_upkeep import purged
+from web.window_counters import MemoryWindowCounters, RedisWindowCounters, WindowCounters
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+ADDRESS_WINDOW_SECONDS = 60
+# A worker waits for one of its connections rather than failing past redis-py's cap (100, then an
+# error per request); a Redis that answers nothing within the timeouts is "down": 503, retry.
+REDIS_CONNECTIONS_PER_WORKER = 64
+REDIS_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SharedState:
+    sessions: SessionBackend
+    address_counts: WindowCounters
+    kept: Callable[[], AbstractAsyncContextManager[None]]
+    """The app's lifespan for this state: the purge of the in-process entries, or the Redis pool closed."""
+
+
+def build_shared_state(settings: Settings) -> SharedState:
+    if settings.redis_url is None:
+        sessions = MemorySessions()
+        counts = MemoryWindowCounters(ADDRESS_WINDOW_SECONDS)
+        return SharedState(sessions, counts, lambda: purged(sessions.entries, counts.entries))
+    from redis.asyncio import BlockingConnectionPool, Redis  # the "redis" extra; settings checked it is there
+
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=REDIS_CONNECTIONS_PER_WORKER,
+        timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+    )
+    client = Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
+    namespace = settings.redis_namespace
+    return SharedState(
+        RedisSessions(client, namespace),
+        RedisWindowCounters(client, namespace, ADDRESS_WINDOW_SECONDS),
+        lambda: _closed_at_the_end(client),
+    )
+
+
+@asynccontextmanager
+async def _closed_at_the_end(client: Redis) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await client.aclose()
