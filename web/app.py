@@ -16,7 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar_htmx import HTMXPlugin
 
-from web.db import DATABASE_DOWN_ERRORS, close_database, open_database
+from web.db import close_database, open_database, outage_errors
 from web.services import Services, build_services
 from web.settings import Settings
 from web.views.account import AccountController
@@ -98,7 +98,7 @@ def create_app(settings: Settings) -> Litestar:
         before_send=[add_security_headers],
         exception_handlers={
             HTTPException: http_exception_handler,
-            **{error: database_unavailable_handler for error in DATABASE_DOWN_ERRORS},
+            **{error: database_unavailable_handler for error in outage_errors(settings)},
             Exception: internal_error_handler,
         },
         openapi_config=None,

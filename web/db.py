@@ -19,7 +19,7 @@ from tortoise.migrations.api import migrate
 from web.settings import Settings
 
 # What a database that cannot be reached (or read) raises: answered with 503, failing closed.
-DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
+_UNREACHABLE: tuple[type[Exception], ...] = (
     DBConnectionError,
     OperationalError,
     sqlite3.DatabaseError,
@@ -27,19 +27,26 @@ DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
 )
-try:  # the PostgreSQL driver is an optional extra
-    from asyncpg.exceptions import InterfaceError, PostgresConnectionError
-except ImportError:  # pragma: no cover - SQLite-only installs
-    pass
-else:
-    DATABASE_DOWN_ERRORS += (InterfaceError, PostgresConnectionError)
-try:  # the shared store (sessions, per-address limits) down fails closed the same way
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-except ImportError:  # pragma: no cover - installs without the redis extra
-    pass
-else:
-    DATABASE_DOWN_ERRORS += (RedisConnectionError, RedisTimeoutError)
+
+
+def outage_errors(settings: Settings) -> tuple[type[Exception], ...]:
+    """What an unreachable database or Redis raises, for the backends ``settings`` configure.
+
+    The drivers of PostgreSQL and Redis are imported only when configured (settings checked they
+    are installed): a SQLite-only worker does not carry them, ~10 MB of its memory.
+    """
+    errors = _UNREACHABLE
+    if not settings.database_url.startswith("sqlite://"):
+        from asyncpg.exceptions import InterfaceError, PostgresConnectionError
+
+        errors += (InterfaceError, PostgresConnectionError)
+    if settings.redis_url is not None:  # the shared state (sessions, per-address counts) fails closed alike
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        errors += (RedisConnectionError, RedisTimeoutError)
+    return errors
+
 
 # Serialises migrations of several instances: a PostgreSQL advisory lock, a file lock for SQLite.
 MIGRATION_LOCK_KEY = 0x70726F76  # "prov"
