@@ -48,11 +48,12 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         headers["vary"] = "HX-Request, Cookie"
 
 
-def require_same_origin(request: Request) -> None:
+async def require_same_origin(request: Request) -> None:
     """before_request hook: refuse a state-changing request that a browser says is cross-site.
 
     Browsers send Sec-Fetch-Site on every request; older ones at least send Origin on posts.
-    A client that sends neither (curl, a script) still needs the CSRF token.
+    A client that sends neither (curl, a script) still needs the CSRF token. async on purpose:
+    Litestar runs a plain function here in a worker thread, a thread hop on every request.
     """
     if request.method in SAFE_METHODS:
         return
