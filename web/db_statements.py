@@ -50,6 +50,15 @@ async def insert(model: type[Model], **values: object) -> None:
     await db.execute_query(sql, _values(model, values))
 
 
+async def insert_returning(model: type[Model], returning: str, **values: object) -> object:
+    """INSERT one row and return the SQL expression ``returning`` evaluated for it (no values in it)."""
+    db = model._meta.db
+    sql = _insert_returning_sql(model, db.capabilities.dialect, tuple(values), returning)
+    # execute_query_dict: Tortoise's asyncpg execute_query drops the rows of an INSERT.
+    rows = await db.execute_query_dict(sql, _values(model, values))
+    return next(iter(rows[0].values()))
+
+
 async def execute(model: type[Model], sql: str, *values: object) -> int:
     """Run ``sql`` (``?`` for each value, in order) on ``model``'s database; returns the rows changed."""
     db = model._meta.db
@@ -112,3 +121,8 @@ def _insert_sql(model: type[Model], dialect: str, columns: tuple[str, ...]) -> s
     marks = _Placeholders(dialect)
     names = ", ".join(f'"{name}"' for name in columns)
     return f'INSERT INTO "{model._meta.db_table}" ({names}) VALUES ({", ".join(marks.next() for _ in columns)})'
+
+
+@cache
+def _insert_returning_sql(model: type[Model], dialect: str, columns: tuple[str, ...], returning: str) -> str:
+    return f"{_insert_sql(model, dialect, columns)} RETURNING {returning}"

@@ -72,3 +72,20 @@ async def test_placeholders_are_numbered_for_postgresql() -> None:
     sql = "UPDATE t SET a = ? WHERE b = ? AND c < ?"
     assert _in_dialect(sql, "sqlite") == sql
     assert _in_dialect(sql, "postgres") == "UPDATE t SET a = $1 WHERE b = $2 AND c < $3"
+
+
+async def test_insert_returning_stores_the_row_and_evaluates_the_expression_for_it() -> None:
+    from web.auth.devices import OTHER_DEVICES
+    from web.models import KnownDevice
+
+    alice = await User.create(username="alice", password_hash="h")
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    others = []
+    for n in range(3):
+        others.append(await db_statements.insert_returning(
+            KnownDevice, OTHER_DEVICES, user_id=alice.id, fingerprint=f"f{n}", created_at=moment,
+            last_used_at=moment, password_failures=0, password_blocked_until=0.0,
+        ))
+    assert [int(count) for count in others] == [0, 1, 2]  # type: ignore[call-overload]  # the others, not the new row
+    stored = await KnownDevice.get(fingerprint="f2")
+    assert stored.user_id == alice.id and stored.last_used_at == moment  # type: ignore[attr-defined]

@@ -42,8 +42,9 @@ async def remember_device(keyed: Keyed, user_id: int, token: str | None) -> str 
         if await db_statements.update(KnownDevice, fresh, {"last_used_at": now}) == 1:
             return None
     new_token = secrets.token_urlsafe(DEVICE_TOKEN_BYTES)
-    await db_statements.insert(
+    others = await db_statements.insert_returning(
         KnownDevice,
+        OTHER_DEVICES,
         user_id=user_id,
         fingerprint=_fingerprint(keyed, new_token),
         created_at=now,
@@ -51,7 +52,8 @@ async def remember_device(keyed: Keyed, user_id: int, token: str | None) -> str 
         password_failures=0,
         password_blocked_until=0.0,
     )
-    await _forget_oldest(user_id)
+    if int(others) >= MAX_DEVICES_PER_USER:  # type: ignore[call-overload]
+        await db_statements.execute(KnownDevice, FORGET_OLDEST_SQL, user_id, user_id, MAX_DEVICES_PER_USER)
     return new_token
 
 
@@ -63,16 +65,16 @@ def _fresh_since() -> datetime:
     return datetime.now(timezone.utc) - timedelta(days=DEVICE_TTL_DAYS)
 
 
-COUNT_SQL = "SELECT COUNT(*) AS devices FROM known_devices WHERE user_id = ?"
+# Counted by the INSERT itself (its RETURNING clause): a read of its own would be one more round
+# trip per new device. PostgreSQL's subquery cannot see the new row, SQLite's can: hence "id <>".
+# Counted rather than capped by a DELETE each time: a DELETE waits for SQLite's one writer even when
+# it deletes nothing, and workers sharing one SQLite file would queue for that lock on every sign-in.
+OTHER_DEVICES = (
+    "(SELECT COUNT(*) FROM known_devices AS other"
+    " WHERE other.user_id = known_devices.user_id AND other.id <> known_devices.id)"
+)
 # Keep the newest MAX_DEVICES_PER_USER, delete the rest.
 FORGET_OLDEST_SQL = (
     "DELETE FROM known_devices WHERE user_id = ? AND id NOT IN "
     "(SELECT id FROM known_devices WHERE user_id = ? ORDER BY last_used_at DESC, id DESC LIMIT ?)"
 )
-
-
-async def _forget_oldest(user_id: int) -> None:
-    # Counted first: a read never waits for SQLite's one writer, a DELETE does even when it
-    # deletes nothing, and workers sharing one SQLite file queue for that lock on every sign-in.
-    if int(await db_statements.fetch_value(KnownDevice, COUNT_SQL, user_id) or 0) > MAX_DEVICES_PER_USER:  # type: ignore[call-overload]
-        await db_statements.execute(KnownDevice, FORGET_OLDEST_SQL, user_id, user_id, MAX_DEVICES_PER_USER)
