@@ -1,0 +1,98 @@
+"""Where the machine's CPU goes per PIN post: the workers, PostgreSQL, Redis, the load generator.
+
+    .venv/bin/python -m tests.bench.cpu [--workers N] [--backend sqlite|redis|postgres]
+
+Starts the server as ``make bench`` does, makes the pending sessions, then reads each process's
+CPU time (utime + stime from /proc) before and after one run of PIN posts, and prints it per post
+next to the rate and the ceiling measured right after. On two cores a two-worker PIN step is
+bound by the whole machine's CPU, so this says which process to make cheaper. Absolute figures
+move with the noise of a shared machine: compare runs made minutes apart, several times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.bench.run import (
+    Bench, Config, Plan, clear_redis, create_database, current_pin, drop_database, environment, load, seed, wrk,
+)
+from tests.server_process import PROJECT_ROOT, ServerProcess
+
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process; 0 if it has gone (a PostgreSQL backend that ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND
+
+
+def pids_of(pattern: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--backend", choices=["sqlite", "redis", "postgres"], default="redis",
+                        help="sqlite: SQLite + in-process state; redis: SQLite + Redis; postgres: PostgreSQL + Redis")
+    args = parser.parse_args()
+    postgres = args.backend == "postgres"
+    config = Config("cpu", args.workers, postgres=postgres, redis=args.backend != "sqlite")
+    plan = Plan(runs=1, seconds=6, pin_users=3000, signin_users=1, flood_users=1)
+    with tempfile.TemporaryDirectory() as scratch:
+        name = f"provconnect_cpu_{secrets.token_hex(4)}" if postgres else None
+        namespace = f"provconnect-cpu-{secrets.token_hex(4)}"
+        env = environment(config, Path(scratch), create_database(name) if name else None, namespace)
+        server = None
+        try:
+            asyncio.run(seed(env, plan))
+            server = ServerProcess(env, Path(scratch) / "server.log", workers=args.workers).wait_ready()
+            wrk(server.url + "/", 2, 8)  # warm-up
+            bench = Bench(server, plan, hashing_threads=1)
+            sessions = load(bench.job("prepare", items=[f"p{n}" for n in range(plan.pin_users)], seconds=120))["cookies"]
+            job = Path(scratch) / "pins.json"
+            job.write_text(json.dumps(bench.job("pins", items=sessions, pin=current_pin())))
+            groups = {"workers": server.worker_pids(), "PostgreSQL": pids_of("postgres"), "Redis": pids_of("redis-server")}
+            before = {label: sum(map(cpu_seconds, pids)) for label, pids in groups.items()}
+            generator = subprocess.Popen([sys.executable, "-m", "tests.bench.load", str(job)], cwd=PROJECT_ROOT,
+                                         stdout=subprocess.PIPE, text=True)
+            generator_cpu = 0.0
+            while generator.poll() is None:  # its last reading before it exits
+                generator_cpu = cpu_seconds(generator.pid) or generator_cpu
+                time.sleep(0.05)
+            done = json.loads(generator.communicate()[0])
+            after = {label: sum(map(cpu_seconds, pids)) for label, pids in groups.items()}
+            posts = done["statuses"].get("200", 0)
+            ceiling = wrk(server.url + "/healthz", 5, plan.connections)["rps"]
+            rate = posts / done["seconds"]
+            print(f"{args.workers} worker(s), {args.backend}: {posts} PIN posts, {rate:.0f}/s; "
+                  f"ceiling {ceiling:.0f}/s right after ({rate / ceiling:.1%}); answers {done['statuses']}")
+            print("CPU ms per PIN post:")
+            for label in groups:
+                print(f"  {label:16s} {(after[label] - before[label]) / posts * 1000:5.2f}")
+            print(f"  {'load generator':16s} {generator_cpu / posts * 1000:5.2f}")
+        finally:
+            if server is not None:
+                server.stop()
+            if name:
+                drop_database(name)
+            if config.redis:
+                clear_redis(namespace)
+
+
+if __name__ == "__main__":
+    main()
