@@ -42,6 +42,10 @@ def cookie_names(secure: bool) -> CookieNames:
     return CookieNames(session=prefix + SESSION_COOKIE, csrf=prefix + "csrftoken", device=prefix + DEVICE_COOKIE)
 
 
+def _new_session_id() -> str:
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
 def _store_key(session_id: str) -> str:
     return "session:" + hashlib.sha256(session_id.encode()).hexdigest()
 
@@ -68,7 +72,7 @@ class SessionStore:
             return None
 
     async def create(self, state: SignInState) -> str:
-        session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        session_id = _new_session_id()
         await self._backend.put(_store_key(session_id), _encoder.encode(state), self._idle_seconds)
         return session_id
 
@@ -76,7 +80,7 @@ class SessionStore:
         """Store ``state`` under a fresh id and delete the old one, in one step."""
         if not old_id:
             return await self.create(state)
-        new_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        new_id = _new_session_id()
         await self._backend.replace(_store_key(old_id), _store_key(new_id), _encoder.encode(state), self._idle_seconds)
         return new_id
 
