@@ -81,10 +81,12 @@ def main() -> None:
             rate = posts / done["seconds"]
             print(f"{args.workers} worker(s), {args.backend}: {posts} PIN posts, {rate:.0f}/s; "
                   f"ceiling {ceiling:.0f}/s right after ({rate / ceiling:.1%}); answers {done['statuses']}")
-            print("CPU ms per PIN post:")
-            for label in groups:
-                print(f"  {label:16s} {(after[label] - before[label]) / posts * 1000:5.2f}")
-            print(f"  {'load generator':16s} {generator_cpu / posts * 1000:5.2f}")
+            print("CPU per PIN post (ms), and cores kept busy during the run:")
+            spent = {label: after[label] - before[label] for label in groups} | {"load generator": generator_cpu}
+            for label, seconds in spent.items():
+                print(f"  {label:16s} {seconds / posts * 1000:5.2f} ms  {seconds / done['seconds']:4.2f} cores")
+            print(f"  {'all of them':16s} {sum(spent.values()) / posts * 1000:5.2f} ms  "
+                  f"{sum(spent.values()) / done['seconds']:4.2f} of {os.cpu_count()} cores")
         finally:
             if server is not None:
                 server.stop()

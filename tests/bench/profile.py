@@ -1,6 +1,10 @@
 """Where a request's time goes: py-spy samples one server worker while a load runs.
 
-    .venv/bin/python -m tests.bench.profile [pin|page|healthz] [--postgres]
+    .venv/bin/python -m tests.bench.profile [pin|page|healthz] [--backend sqlite|redis|postgres]
+        [--workers N] [--idle]
+
+With several workers the first is sampled; ``--idle`` also counts the samples where its thread
+waits off the CPU (in SQLite's busy handler, say), which py-spy leaves out by default.
 
 Needs py-spy (``pip install py-spy``) and wrk. Prints the share of samples that fall inside
 each of a list of named areas (ORM, session store, templates, ...) and the top leaf functions.
@@ -47,19 +51,23 @@ AREAS = [
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=["pin", "page", "healthz"], nargs="?", default="pin")
-    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--backend", choices=["sqlite", "redis", "postgres"], default="sqlite",
+                        help="sqlite: SQLite + in-process state; redis: SQLite + Redis; postgres: PostgreSQL + Redis")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--idle", action="store_true", help="count samples off the CPU too")
     parser.add_argument("--seconds", type=float, default=8)
     args = parser.parse_args()
-    config = Config("profile", 1, postgres=args.postgres, redis=args.postgres)
+    postgres = args.backend == "postgres"
+    config = Config("profile", args.workers, postgres=postgres, redis=args.backend != "sqlite")
     plan = Plan(runs=1, seconds=args.seconds, pin_users=4000, signin_users=1, flood_users=1)
     with tempfile.TemporaryDirectory() as scratch:
-        name = f"provconnect_profile_{secrets.token_hex(4)}" if args.postgres else None
+        name = f"provconnect_profile_{secrets.token_hex(4)}" if postgres else None
         namespace = f"provconnect-profile-{secrets.token_hex(4)}"
         env = environment(config, Path(scratch), create_database(name) if name else None, namespace)
         server = None
         try:
             asyncio.run(seed(env, plan))
-            server = ServerProcess(env, Path(scratch) / "server.log").wait_ready()
+            server = ServerProcess(env, Path(scratch) / "server.log", workers=args.workers).wait_ready()
             wrk(server.url + "/", 2, 8)
             bench = Bench(server, plan, hashing_threads=1)
             raw = Path(scratch) / "samples.txt"
@@ -73,19 +81,20 @@ def main() -> None:
                 drive = threading.Thread(target=lambda: wrk(server.url + path, args.seconds, 32))  # type: ignore[union-attr]
             drive.start()
             subprocess.run(
-                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.process.pid), "--duration", str(int(args.seconds) - 2),
-                 "--format", "raw", "--output", str(raw), "--rate", "200", "--threads"],
+                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
+                 "--pid", str(server.worker_pids()[0]), "--duration", str(int(args.seconds) - 2),
+                 "--format", "raw", "--output", str(raw), "--rate", "200", "--threads", *(["--idle"] if args.idle else [])],
                 check=True, capture_output=True,
             )
             drive.join()
             shutil.copy(raw, "/tmp/provconnect-profile-samples.txt")
-            report(raw)
+            report(raw, args.idle)
         finally:
             if server is not None:
                 server.stop()
             if name:
                 drop_database(name)
-            if args.postgres:
+            if config.redis:
                 clear_redis(namespace)
 
 
@@ -106,7 +115,7 @@ STEPS = [
 ]
 
 
-def report(raw: Path) -> None:
+def report(raw: Path, idle_too: bool = False) -> None:
     steps: collections.Counter[str] = collections.Counter()
     areas: collections.Counter[str] = collections.Counter()
     leaves: collections.Counter[str] = collections.Counter()
@@ -132,7 +141,8 @@ def report(raw: Path) -> None:
             if any(marker in frame for frame in frames):
                 areas[label] += count
                 break
-    print(f"{total} busy samples ({idle} idle in the event loop's select)")
+    state = "at work or waiting off the CPU" if idle_too else "at work"
+    print(f"{total} samples of the event loop's thread {state} ({idle} more in its select, waiting for I/O)")
     for label, count in areas.most_common():
         print(f"  {count / total:6.1%}  {label}")
     print("by step of the request:")
