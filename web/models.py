@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 USERNAME_MAX_CHARS = 64
@@ -63,6 +64,7 @@ class RecoveryCode(Model):
 
     class Meta:
         table = "recovery_codes"
+        indexes = [Index(fields=("user_id",), name="recovery_codes_user_id")]  # a user's codes, and ON DELETE CASCADE
 
 
 class KnownDevice(Model):
@@ -84,6 +86,9 @@ class KnownDevice(Model):
 
     class Meta:
         table = "known_devices"
+        # Every new device counts the user's others (web/auth/devices.py): without this index that
+        # count read the whole table on every sign-in from a new browser.
+        indexes = [Index(fields=("user_id",), name="known_devices_user_id")]
 
 
 class PhantomCounter(Model):

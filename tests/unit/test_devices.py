@@ -73,3 +73,22 @@ async def test_past_the_cap_the_least_recently_used_devices_are_forgotten(servic
     for token in (tokens[0], *tokens[2:], newest):
         assert await devices.find_device(services.keyed, alice.id, token) is not None
     assert await devices.find_device(services.keyed, bob.id, bobs) is not None  # other users untouched
+
+
+async def test_the_devices_of_a_user_are_found_by_index_not_by_reading_the_table(backend: str) -> None:
+    """The count in every new device's INSERT, the cap's DELETE and ON DELETE CASCADE go by user_id."""
+    connection = KnownDevice._meta.db
+    if backend == "sqlite":
+        _, plan = await connection.execute_query(
+            f"EXPLAIN QUERY PLAN SELECT {devices.OTHER_DEVICES} FROM known_devices WHERE id = 1"
+        )
+        details = " | ".join(row["detail"] for row in plan)
+        assert "known_devices_user_id" in details and "SCAN other" not in details, details
+        indexes = await connection.execute_query_dict(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('known_devices', 'recovery_codes')"
+        )
+    else:
+        indexes = await connection.execute_query_dict(
+            "SELECT indexname AS name FROM pg_indexes WHERE tablename IN ('known_devices', 'recovery_codes')"
+        )
+    assert {"known_devices_user_id", "recovery_codes_user_id"} <= {row["name"] for row in indexes}
