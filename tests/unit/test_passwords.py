@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import anyio
 import pytest
 from argon2 import PasswordHasher
 
 from web.auth.passwords import (
+    HASHING_NICENESS,
     PASSWORD_MAX_CHARS,
     PasswordHashing,
     PasswordPolicyError,
@@ -152,3 +156,19 @@ async def test_concurrency_one_runs_one_verify_at_a_time(stored_hash: str) -> No
 
 async def test_concurrency_two_runs_at_most_two_verifies_at_once(stored_hash: str) -> None:
     assert await _max_running_of_four_verifies(2, stored_hash) <= 2
+
+
+async def test_hashing_runs_below_the_event_loops_cpu_priority(stored_hash: str) -> None:
+    """So that pages and PIN steps go first when a core is contended (README, Performance)."""
+    seen: list[int] = []
+
+    @contextmanager
+    def record_the_priority() -> Iterator[None]:  # the gate runs in the hashing thread, around the hash
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        yield
+
+    hashing = PasswordHashing(concurrency=1, gate=record_the_priority)
+    assert await hashing.verify(stored_hash, PASSWORD) is True
+    await hashing.hash(PASSWORD)
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [min(loop_priority + HASHING_NICENESS, 19)] * 2  # 19: the lowest priority there is
