@@ -93,7 +93,7 @@ def create_app(settings: Settings) -> Litestar:
             cookie_samesite="lax",
             exclude=["^/static/", "^/healthz$"],  # anchored: Litestar searches anywhere in the path
         ),
-        middleware=[audit_context, PerAddressLimit(services.shared.address_counts)],
+        middleware=[audit_context, PerAddressLimit(services.shared.address_counts, services.sessions)],
         before_request=require_same_origin,
         before_send=[add_security_headers],
         exception_handlers={

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 import msgspec
 from litestar.datastructures import Cookie
+from litestar.types import Scope
 
 from web.auth.flow import SignInState
 from web.cookies import PlainCookie
 from web.session_backends import SessionBackend
 
 SESSION_ID_BYTES = 32
+MAX_SESSION_ID_CHARS = 128  # ours are 43; a longer cookie is never looked up
 SESSION_COOKIE = "provconnect_session"
 DEVICE_COOKIE = "provconnect_device"
 DEVICE_COOKIE_MAX_AGE_SECONDS = 90 * 24 * 3600
@@ -50,6 +52,24 @@ def _store_key(session_id: str) -> str:
     return "session:" + hashlib.sha256(session_id.encode()).hexdigest()
 
 
+# Where a read-ahead of the session record waits in the ASGI scope's state for the handler.
+READ_AHEAD = "provconnect.session_read_ahead"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAhead:
+    """A session record read before the handler ran, in a round trip that was made anyway.
+
+    The per-address limit's hit in Redis brings back the record of the session cookie the request
+    carries (web/views/address_limit.py): one round trip instead of two on every post. It is the
+    same read the handler would make a moment later; :meth:`SessionStore.load` uses it only for
+    the very key it would have read.
+    """
+
+    store_key: str
+    record: bytes | None
+
+
 class SessionStore:
     """Sessions in a backend, keyed by a hash of their random id."""
 
@@ -60,10 +80,21 @@ class SessionStore:
         self.cookie_name = cookie_names(secure).session
         self.device_cookie_name = cookie_names(secure).device
 
-    async def load(self, session_id: str | None) -> SignInState | None:
-        if not session_id or len(session_id) > 128:
+    def store_key_in(self, scope: Scope) -> str | None:
+        """The backend key of the session cookie in ``scope``'s headers, for a read-ahead."""
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                for pair in value.decode("latin-1").split(";"):
+                    key, _, session_id = pair.strip().partition("=")
+                    if key == self.cookie_name and session_id and len(session_id) <= MAX_SESSION_ID_CHARS:
+                        return _store_key(session_id)
+        return None
+
+    async def load(self, session_id: str | None, read_ahead: ReadAhead | None = None) -> SignInState | None:
+        if not session_id or len(session_id) > MAX_SESSION_ID_CHARS:
             return None
-        raw = await self._backend.get(_store_key(session_id))
+        key = _store_key(session_id)
+        raw = read_ahead.record if read_ahead is not None and read_ahead.store_key == key else await self._backend.get(key)
         if raw is None:
             return None  # unknown or ended id: never adopted, the caller starts anonymous
         try:

@@ -24,22 +24,29 @@ class Hit:
     """Hits in the current window, this one included."""
     resets_in: float
     """Seconds until the window ends and the count starts again from zero."""
+    read_along: bytes | None = None
+    """The value under the ``read_along`` key the hit was given (None: no such key, or none asked)."""
 
 
 class WindowCounters(Protocol):
     window_seconds: int
+    reads_along: bool
+    """True if :meth:`hit` can bring back the value of another key of the same store in its own
+    round trip (Redis); False where a separate read costs nothing anyway (this process)."""
 
-    async def hit(self, key: str) -> Hit: ...
+    async def hit(self, key: str, *, read_along: str | None = None) -> Hit: ...
 
 
 class MemoryWindowCounters:
     """One process's counters. Nothing here awaits, so a hit is atomic on the event loop."""
 
+    reads_along = False
+
     def __init__(self, window_seconds: int) -> None:
         self.window_seconds = window_seconds
         self.entries: ExpiringEntries[int] = ExpiringEntries()
 
-    async def hit(self, key: str) -> Hit:
+    async def hit(self, key: str, *, read_along: str | None = None) -> Hit:
         entry = self.entries.get(key)
         if entry is None:
             self.entries.set(key, 1, self.window_seconds)
@@ -51,6 +58,7 @@ class MemoryWindowCounters:
 
 # KEYS[1] the counter; ARGV[1] the window in milliseconds. A key left without a time to live (by
 # hand, or by a Redis that lost it) is given one, so no counter can refuse its address for good.
+# KEYS[2], if given, is read and returned along (nil if absent): one round trip instead of two.
 _HIT = """
 local count = redis.call('INCR', KEYS[1])
 local left = redis.call('PTTL', KEYS[1])
@@ -58,18 +66,24 @@ if left < 0 then
     redis.call('PEXPIRE', KEYS[1], ARGV[1])
     left = tonumber(ARGV[1])
 end
+if KEYS[2] then
+    return {count, left, redis.call('GET', KEYS[2])}
+end
 return {count, left}
 """
 
 
 class RedisWindowCounters:
-    """Counters every instance shares, under ``<namespace>:<key>``."""
+    """Counters every instance shares, under ``<namespace>:<key>``, as the sessions are."""
+
+    reads_along = True
 
     def __init__(self, client: Redis, namespace: str, window_seconds: int) -> None:
         self.window_seconds = window_seconds
         self._prefix = f"{namespace}:"
         self._hit = client.register_script(_HIT)
 
-    async def hit(self, key: str) -> Hit:
-        count, left_ms = await self._hit(keys=[self._prefix + key], args=[self.window_seconds * 1000])
-        return Hit(int(count), int(left_ms) / 1000)
+    async def hit(self, key: str, *, read_along: str | None = None) -> Hit:
+        keys = [self._prefix + key] if read_along is None else [self._prefix + key, self._prefix + read_along]
+        count, left_ms, *value = await self._hit(keys=keys, args=[self.window_seconds * 1000])
+        return Hit(int(count), int(left_ms) / 1000, value[0] if value else None)

@@ -102,3 +102,15 @@ async def test_a_redis_counter_left_without_a_time_to_live_is_given_one(shared_s
         assert 0 < await client.pttl(key) <= 60_000  # no counter refuses its address for good
     finally:
         await client.aclose()
+
+
+async def test_a_hit_can_bring_back_a_session_record_in_the_same_step(shared: SharedState) -> None:
+    counts = shared.address_counts
+    await shared.sessions.put("session:a", b"state", 60)
+    with_record = await counts.hit("address:10.0.0.9", read_along="session:a")
+    without = await counts.hit("address:10.0.0.9", read_along="session:absent")
+    assert (with_record.count, without.count) == (1, 2)  # counted as any hit
+    if counts.reads_along:  # Redis: the record came back in the hit's round trip
+        assert (with_record.read_along, without.read_along) == (b"state", None)
+    else:  # in this process a read costs nothing: none is made along
+        assert (with_record.read_along, without.read_along) == (None, None)

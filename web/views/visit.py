@@ -10,6 +10,7 @@ from litestar.datastructures import Cookie
 from web.auth.flow import SignInState, Stage
 from web.models import User
 from web.services import Services
+from web.sessions import READ_AHEAD
 from web.views.render import fresh_csrf
 
 
@@ -36,7 +37,7 @@ class Visit:
 
 async def open_visit(request: Request, services: Services) -> Visit:
     session_id = request.cookies.get(services.sessions.cookie_name)
-    stored = await services.sessions.load(session_id)
+    stored = await services.sessions.load(session_id, request.scope.get("state", {}).get(READ_AHEAD))
     if stored is None:
         # An id the server does not know is never adopted; drop the cookie that carried it.
         cookies = [services.sessions.expired_cookie()] if session_id else []
