@@ -12,20 +12,16 @@ move with the noise of a shared machine: compare runs made minutes apart, severa
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from tests.bench.run import (
-    Bench, Config, Plan, clear_redis, create_database, current_pin, drop_database, environment, load, seed, wrk,
-)
-from tests.server_process import PROJECT_ROOT, ServerProcess
+from tests.bench.run import Plan, current_pin, wrk
+from tests.bench.tool_server import add_server_arguments, seeded_server
+from tests.server_process import PROJECT_ROOT
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
@@ -46,55 +42,34 @@ def pids_of(pattern: str) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--backend", choices=["sqlite", "redis", "postgres"], default="redis",
-                        help="sqlite: SQLite + in-process state; redis: SQLite + Redis; postgres: PostgreSQL + Redis")
+    add_server_arguments(parser, workers=2, backend="redis")
     args = parser.parse_args()
-    postgres = args.backend == "postgres"
-    config = Config("cpu", args.workers, postgres=postgres, redis=args.backend != "sqlite")
     plan = Plan(runs=1, seconds=6, pin_users=3000, signin_users=1, flood_users=1)
-    with tempfile.TemporaryDirectory() as scratch:
-        name = f"provconnect_cpu_{secrets.token_hex(4)}" if postgres else None
-        namespace = f"provconnect-cpu-{secrets.token_hex(4)}"
-        env = environment(config, Path(scratch), create_database(name) if name else None, namespace)
-        server = None
-        try:
-            asyncio.run(seed(env, plan))
-            server = ServerProcess(env, Path(scratch) / "server.log", workers=args.workers).wait_ready()
-            wrk(server.url + "/", 2, 8)  # warm-up
-            bench = Bench(server, plan, hashing_threads=1)
-            sessions = load(bench.job("prepare", items=[f"p{n}" for n in range(plan.pin_users)], seconds=120))["cookies"]
-            job = Path(scratch) / "pins.json"
-            job.write_text(json.dumps(bench.job("pins", items=sessions, pin=current_pin())))
-            groups = {"workers": server.worker_pids(), "PostgreSQL": pids_of("postgres"), "Redis": pids_of("redis-server")}
-            before = {label: sum(map(cpu_seconds, pids)) for label, pids in groups.items()}
-            generator = subprocess.Popen([sys.executable, "-m", "tests.bench.load", str(job)], cwd=PROJECT_ROOT,
-                                         stdout=subprocess.PIPE, text=True)
-            generator_cpu = 0.0
-            while generator.poll() is None:  # its last reading before it exits
-                generator_cpu = cpu_seconds(generator.pid) or generator_cpu
-                time.sleep(0.05)
-            done = json.loads(generator.communicate()[0])
-            after = {label: sum(map(cpu_seconds, pids)) for label, pids in groups.items()}
-            posts = done["statuses"].get("200", 0)
-            ceiling = wrk(server.url + "/healthz", 5, plan.connections)["rps"]
-            rate = posts / done["seconds"]
-            print(f"{args.workers} worker(s), {args.backend}: {posts} PIN posts, {rate:.0f}/s; "
-                  f"ceiling {ceiling:.0f}/s right after ({rate / ceiling:.1%}); answers {done['statuses']}")
-            print("CPU per PIN post (ms), and cores kept busy during the run:")
-            spent = {label: after[label] - before[label] for label in groups} | {"load generator": generator_cpu}
-            for label, seconds in spent.items():
-                print(f"  {label:16s} {seconds / posts * 1000:5.2f} ms  {seconds / done['seconds']:4.2f} cores")
-            print(f"  {'all of them':16s} {sum(spent.values()) / posts * 1000:5.2f} ms  "
-                  f"{sum(spent.values()) / done['seconds']:4.2f} of {os.cpu_count()} cores")
-        finally:
-            if server is not None:
-                server.stop()
-            if name:
-                drop_database(name)
-            if config.redis:
-                clear_redis(namespace)
-
+    with seeded_server("cpu", args, plan) as tool:
+        server = tool.server
+        job = tool.scratch / "pins.json"
+        job.write_text(json.dumps(tool.bench.job("pins", items=tool.pending_sessions(plan.pin_users), pin=current_pin())))
+        groups = {"workers": server.worker_pids(), "PostgreSQL": pids_of("postgres"), "Redis": pids_of("redis-server")}
+        before = {label: sum(map(cpu_seconds, pids)) for label, pids in groups.items()}
+        generator = subprocess.Popen([sys.executable, "-m", "tests.bench.load", str(job)], cwd=PROJECT_ROOT,
+                                     stdout=subprocess.PIPE, text=True)
+        generator_cpu = 0.0
+        while generator.poll() is None:  # its last reading before it exits
+            generator_cpu = cpu_seconds(generator.pid) or generator_cpu
+            time.sleep(0.05)
+        done = json.loads(generator.communicate()[0])
+        after = {label: sum(map(cpu_seconds, pids)) for label, pids in groups.items()}
+        posts = done["statuses"].get("200", 0)
+        ceiling = wrk(server.url + "/healthz", 5, plan.connections)["rps"]
+        rate = posts / done["seconds"]
+        print(f"{args.workers} worker(s), {args.backend}: {posts} PIN posts, {rate:.0f}/s; "
+              f"ceiling {ceiling:.0f}/s right after ({rate / ceiling:.1%}); answers {done['statuses']}")
+        print("CPU per PIN post (ms), and cores kept busy during the run:")
+        spent = {label: after[label] - before[label] for label in groups} | {"load generator": generator_cpu}
+        for label, seconds in spent.items():
+            print(f"  {label:16s} {seconds / posts * 1000:5.2f} ms  {seconds / done['seconds']:4.2f} cores")
+        print(f"  {'all of them':16s} {sum(spent.values()) / posts * 1000:5.2f} ms  "
+              f"{sum(spent.values()) / done['seconds']:4.2f} of {os.cpu_count()} cores")
 
 if __name__ == "__main__":
     main()

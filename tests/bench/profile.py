@@ -13,21 +13,15 @@ each of a list of named areas (ORM, session store, templates, ...) and the top l
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
-import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
-from tests.bench.run import (
-    Bench, Config, Plan, clear_redis, create_database, drop_database, environment, load, seed, wrk,
-    current_pin,
-)
-from tests.server_process import ServerProcess
+from tests.bench.run import Plan, current_pin, load, wrk
+from tests.bench.tool_server import add_server_arguments, seeded_server
 
 # (label, text that marks a frame as inside it), checked in order against each stack.
 AREAS = [
@@ -51,51 +45,29 @@ AREAS = [
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=["pin", "page", "healthz"], nargs="?", default="pin")
-    parser.add_argument("--backend", choices=["sqlite", "redis", "postgres"], default="sqlite",
-                        help="sqlite: SQLite + in-process state; redis: SQLite + Redis; postgres: PostgreSQL + Redis")
-    parser.add_argument("--workers", type=int, default=1)
+    add_server_arguments(parser, workers=1, backend="sqlite")
     parser.add_argument("--idle", action="store_true", help="count samples off the CPU too")
     parser.add_argument("--seconds", type=float, default=8)
     args = parser.parse_args()
-    postgres = args.backend == "postgres"
-    config = Config("profile", args.workers, postgres=postgres, redis=args.backend != "sqlite")
     plan = Plan(runs=1, seconds=args.seconds, pin_users=4000, signin_users=1, flood_users=1)
-    with tempfile.TemporaryDirectory() as scratch:
-        name = f"provconnect_profile_{secrets.token_hex(4)}" if postgres else None
-        namespace = f"provconnect-profile-{secrets.token_hex(4)}"
-        env = environment(config, Path(scratch), create_database(name) if name else None, namespace)
-        server = None
-        try:
-            asyncio.run(seed(env, plan))
-            server = ServerProcess(env, Path(scratch) / "server.log", workers=args.workers).wait_ready()
-            wrk(server.url + "/", 2, 8)
-            bench = Bench(server, plan, hashing_threads=1)
-            raw = Path(scratch) / "samples.txt"
-            if args.what == "pin":
-                users = [f"p{n}" for n in range(plan.pin_users)]
-                sessions = load(bench.job("prepare", items=users, seconds=120))["cookies"]
-                job = bench.job("pins", items=sessions, pin=current_pin())
-                drive = threading.Thread(target=lambda: print("load:", load(job)["statuses"], file=sys.stderr))
-            else:
-                path = "/" if args.what == "page" else "/healthz"
-                drive = threading.Thread(target=lambda: wrk(server.url + path, args.seconds, 32))  # type: ignore[union-attr]
-            drive.start()
-            subprocess.run(
-                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
-                 "--pid", str(server.worker_pids()[0]), "--duration", str(int(args.seconds) - 2),
-                 "--format", "raw", "--output", str(raw), "--rate", "200", "--threads", *(["--idle"] if args.idle else [])],
-                check=True, capture_output=True,
-            )
-            drive.join()
-            shutil.copy(raw, "/tmp/provconnect-profile-samples.txt")
-            report(raw, args.idle)
-        finally:
-            if server is not None:
-                server.stop()
-            if name:
-                drop_database(name)
-            if config.redis:
-                clear_redis(namespace)
+    with seeded_server("profile", args, plan) as tool:
+        raw = tool.scratch / "samples.txt"
+        if args.what == "pin":
+            job = tool.bench.job("pins", items=tool.pending_sessions(plan.pin_users), pin=current_pin())
+            drive = threading.Thread(target=lambda: print("load:", load(job)["statuses"], file=sys.stderr))
+        else:
+            url = tool.server.url + ("/" if args.what == "page" else "/healthz")
+            drive = threading.Thread(target=lambda: wrk(url, args.seconds, 32))
+        drive.start()
+        subprocess.run(
+            [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
+             "--pid", str(tool.server.worker_pids()[0]), "--duration", str(int(args.seconds) - 2),
+             "--format", "raw", "--output", str(raw), "--rate", "200", "--threads", *(["--idle"] if args.idle else [])],
+            check=True, capture_output=True,
+        )
+        drive.join()
+        shutil.copy(raw, "/tmp/provconnect-profile-samples.txt")
+        report(raw, args.idle)
 
 
 # The steps of one request, innermost first: a sample counts for the first of these in its stack.

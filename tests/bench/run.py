@@ -32,6 +32,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -337,11 +339,12 @@ def servers_missing() -> str | None:
 # -- one configuration --------------------------------------------------------------------------
 
 
-def measure(config: Config, plan: Plan, scratch: Path) -> dict[str, float]:
-    data_dir = scratch / re.sub(r"\W+", "-", f"{config.name}-{config.workers}").strip("-").lower()
-    data_dir.mkdir()
-    namespace = f"provconnect-bench-{secrets.token_hex(4)}"
-    database_name = f"provconnect_bench_{secrets.token_hex(4)}" if config.postgres else None
+@contextmanager
+def seeded_server(config: Config, plan: Plan, data_dir: Path, label: str = "bench") -> Iterator[ServerProcess]:
+    """A fresh database and Redis namespace, seeded for ``plan``, and the server started on them as
+    an operator would (warmed up); all of it removed at the end, whatever happens."""
+    namespace = f"provconnect-{label}-{secrets.token_hex(4)}"
+    database_name = f"provconnect_{label}_{secrets.token_hex(4)}" if config.postgres else None
     database = create_database(database_name) if database_name else None
     env = environment(config, data_dir, database, namespace)
     server: ServerProcess | None = None
@@ -349,6 +352,20 @@ def measure(config: Config, plan: Plan, scratch: Path) -> dict[str, float]:
         asyncio.run(seed(env, plan))
         server = ServerProcess(env, data_dir / "server.log", workers=config.workers).wait_ready()
         wrk(server.url + "/", 2, 8)  # warm-up: imports, template cache, connection pools
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        if database_name:
+            drop_database(database_name)
+        if config.redis:
+            clear_redis(namespace)
+
+
+def measure(config: Config, plan: Plan, scratch: Path) -> dict[str, float]:
+    data_dir = scratch / re.sub(r"\W+", "-", f"{config.name}-{config.workers}").strip("-").lower()
+    data_dir.mkdir()
+    with seeded_server(config, plan, data_dir) as server:
         cores = os.cpu_count() or 2
         # The server hashes cores - 1 passwords at once on the whole machine (web/hash_slots.py).
         bench = Bench(server, plan, hashing_threads=max(1, cores - 1))
@@ -360,13 +377,6 @@ def measure(config: Config, plan: Plan, scratch: Path) -> dict[str, float]:
         summary["flood_ratio"] = statistics.median(r.values["p99_flood"] / r.values["p99_idle"] for r in runs)
         summary["rss_mb"] = peak_rss_mb(server)
         return summary
-    finally:
-        if server is not None:
-            server.stop()
-        if database_name:
-            drop_database(database_name)
-        if config.redis:
-            clear_redis(namespace)
 
 
 def table(rows: list[tuple[Config, dict[str, float]]]) -> str:
