@@ -23,7 +23,7 @@ _UNREACHABLE: tuple[type[Exception], ...] = (
     DBConnectionError,
     OperationalError,
     sqlite3.DatabaseError,
-    ConnectionError,
+    ConnectionError,  # web.redis_client.RedisUnavailable among them
     OSError,
     TimeoutError,
 )
@@ -32,19 +32,15 @@ _UNREACHABLE: tuple[type[Exception], ...] = (
 def outage_errors(settings: Settings) -> tuple[type[Exception], ...]:
     """What an unreachable database or Redis raises, for the backends ``settings`` configure.
 
-    The drivers of PostgreSQL and Redis are imported only when configured (settings checked they
-    are installed): a SQLite-only worker does not carry them, ~10 MB of its memory.
+    The PostgreSQL driver is imported only when configured (settings checked it is installed): a
+    SQLite-only worker does not carry it. Redis's client raises ``RedisUnavailable``, a
+    ``ConnectionError``.
     """
     errors = _UNREACHABLE
     if not settings.database_url.startswith("sqlite://"):
         from asyncpg.exceptions import InterfaceError, PostgresConnectionError
 
         errors += (InterfaceError, PostgresConnectionError)
-    if settings.redis_url is not None:  # the shared state (sessions, per-address counts) fails closed alike
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        errors += (RedisConnectionError, RedisTimeoutError)
     return errors
 
 

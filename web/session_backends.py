@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from web.expiring import ExpiringEntries
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from web.redis_client import RedisClient
 
 
 class SessionBackend(Protocol):
@@ -60,29 +60,31 @@ class MemorySessions:
 
 
 # KEYS[1] the new key, KEYS[2] the old one; ARGV[1] the value, ARGV[2] its time to live in seconds.
-_REPLACE = "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) redis.call('DEL', KEYS[2])"
+ROTATION_SCRIPT = "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) redis.call('DEL', KEYS[2])"
 
 
 class RedisSessions:
     """Sessions every instance sees, under ``<namespace>:<key>`` (the key shape of Litestar's RedisStore)."""
 
-    def __init__(self, client: Redis, namespace: str) -> None:
+    def __init__(self, client: RedisClient, namespace: str) -> None:
+        from web.redis_client import Script  # here: a worker without Redis does not import hiredis
+
         self._client = client
         self._prefix = f"{namespace}:"
-        self._replace = client.register_script(_REPLACE)
+        self._replace = Script.of(ROTATION_SCRIPT)
 
     async def get(self, key: str) -> bytes | None:
-        return await self._client.get(self._prefix + key)  # type: ignore[no-any-return]
+        return await self._client.command(b"GET", self._prefix + key)  # type: ignore[no-any-return]
 
     async def put(self, key: str, value: bytes, ttl_seconds: int) -> None:
-        await self._client.set(self._prefix + key, value, ex=ttl_seconds)
+        await self._client.command(b"SET", self._prefix + key, value, b"EX", ttl_seconds)
 
     async def replace(self, old_key: str, key: str, value: bytes, ttl_seconds: int) -> None:
-        await self._replace(keys=[self._prefix + key, self._prefix + old_key], args=[value, ttl_seconds])
+        await self._client.script(self._replace, [self._prefix + key, self._prefix + old_key], [value, ttl_seconds])
 
     async def update(self, key: str, value: bytes, ttl_seconds: int) -> bool:
         # SET ... XX writes only if the key exists, in one command.
-        return bool(await self._client.set(self._prefix + key, value, ex=ttl_seconds, xx=True))
+        return await self._client.command(b"SET", self._prefix + key, value, b"EX", ttl_seconds, b"XX") is not None
 
     async def delete(self, key: str) -> None:
-        await self._client.delete(self._prefix + key)
+        await self._client.command(b"DEL", self._prefix + key)

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from web.redis_address import BadRedisUrl, RedisAddress
+
 ENV_PREFIX = "PROVCONNECT_"
 SECRET_KEY_FILE_NAME = "secret.key"
 SECRET_KEY_MIN_CHARS = 32
@@ -133,9 +135,11 @@ def _redis_url(env: Mapping[str, str]) -> str | None:
     raw = _get(env, "REDIS_URL")
     if raw is None:
         return None
-    if not raw.startswith(("redis://", "rediss://", "unix://")):
-        raise _fail("REDIS_URL", "must start with redis://, rediss:// or unix://")
-    _require_driver("REDIS_URL", "redis", "redis")
+    try:
+        RedisAddress.from_url(raw)
+    except BadRedisUrl as bad:
+        raise _fail("REDIS_URL", str(bad)) from None
+    _require_driver("REDIS_URL", "hiredis", "redis")
     return raw
 
 

@@ -17,13 +17,9 @@ from web.store_upkeep import purged
 from web.window_counters import MemoryWindowCounters, RedisWindowCounters, WindowCounters
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from web.redis_client import RedisClient
 
 ADDRESS_WINDOW_SECONDS = 60
-# A worker waits for one of its connections rather than failing past redis-py's cap (100, then an
-# error per request); a Redis that answers nothing within the timeouts is "down": 503, retry.
-REDIS_CONNECTIONS_PER_WORKER = 64
-REDIS_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +27,7 @@ class SharedState:
     sessions: SessionBackend
     address_counts: WindowCounters
     kept: Callable[[], AbstractAsyncContextManager[None]]
-    """The app's lifespan for this state: the purge of the in-process entries, or the Redis pool closed."""
+    """The app's lifespan for this state: the purge of the in-process entries, or the Redis connection closed."""
 
 
 def build_shared_state(settings: Settings) -> SharedState:
@@ -39,16 +35,11 @@ def build_shared_state(settings: Settings) -> SharedState:
         sessions = MemorySessions()
         counts = MemoryWindowCounters(ADDRESS_WINDOW_SECONDS)
         return SharedState(sessions, counts, lambda: purged(sessions.entries, counts.entries))
-    from redis.asyncio import BlockingConnectionPool, Redis  # the "redis" extra; settings checked it is there
+    # The "redis" extra (hiredis), imported only here: a worker without Redis does not carry it.
+    from web.redis_address import RedisAddress
+    from web.redis_client import RedisClient
 
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=REDIS_CONNECTIONS_PER_WORKER,
-        timeout=REDIS_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_timeout=REDIS_TIMEOUT_SECONDS,
-    )
-    client = Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
+    client = RedisClient(RedisAddress.from_url(settings.redis_url))
     namespace = settings.redis_namespace
     return SharedState(
         RedisSessions(client, namespace),
@@ -58,7 +49,7 @@ def build_shared_state(settings: Settings) -> SharedState:
 
 
 @asynccontextmanager
-async def _closed_at_the_end(client: Redis) -> AsyncIterator[None]:
+async def _closed_at_the_end(client: RedisClient) -> AsyncIterator[None]:
     try:
         yield
     finally:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from web.expiring import ExpiringEntries
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from web.redis_client import RedisClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ class MemoryWindowCounters:
 # KEYS[1] the counter; ARGV[1] the window in milliseconds. A key left without a time to live (by
 # hand, or by a Redis that lost it) is given one, so no counter can refuse its address for good.
 # KEYS[2], if given, is read and returned along (nil if absent): one round trip instead of two.
-_HIT = """
+HIT_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
 local left = redis.call('PTTL', KEYS[1])
 if left < 0 then
@@ -78,12 +78,15 @@ class RedisWindowCounters:
 
     reads_along = True
 
-    def __init__(self, client: Redis, namespace: str, window_seconds: int) -> None:
+    def __init__(self, client: RedisClient, namespace: str, window_seconds: int) -> None:
+        from web.redis_client import Script  # here: a worker without Redis does not import hiredis
+
         self.window_seconds = window_seconds
+        self._client = client
         self._prefix = f"{namespace}:"
-        self._hit = client.register_script(_HIT)
+        self._hit = Script.of(HIT_SCRIPT)
 
     async def hit(self, key: str, *, read_along: str | None = None) -> Hit:
         keys = [self._prefix + key] if read_along is None else [self._prefix + key, self._prefix + read_along]
-        count, left_ms, *value = await self._hit(keys=keys, args=[self.window_seconds * 1000])
+        count, left_ms, *value = await self._client.script(self._hit, keys, [self.window_seconds * 1000])
         return Hit(int(count), int(left_ms) / 1000, value[0] if value else None)

@@ -11,7 +11,7 @@ from tests.conftest import DATABASE_FILE, make_settings
 from tests.support import Browser, install_clock, seed_user
 from web.app import create_app
 
-pytest.importorskip("redis")
+pytest.importorskip("hiredis")
 
 NOTHING_LISTENS = "redis://127.0.0.1:1/0"  # port 1 on loopback: connection refused at once
 

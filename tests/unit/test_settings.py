@@ -69,6 +69,11 @@ def test_secure_cookies(in_tmp: Path, host: str, choice: str, secure: bool) -> N
         ("SECRET_KEY", "s" * 31),
         ("ISSUER", "Pro:Vconnect"),
         ("REDIS_URL", "http://x"),
+        ("REDIS_URL", "redis://cache:6379/zero"),
+        ("REDIS_URL", "redis://cache:70000/0"),
+        ("REDIS_URL", "redis://:6379/0"),
+        ("REDIS_URL", "redis://cache:6379/0?socket_timeout=5"),
+        ("REDIS_URL", "unix://cache/run/redis.sock"),
     ],
 )
 def test_a_bad_value_names_its_variable(in_tmp: Path, name: str, value: str) -> None:
@@ -118,7 +123,7 @@ def test_a_provided_secret_key_creates_no_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value", "driver"),
-    [("DATABASE_URL", "postgres://u@db:5432/provconnect", "asyncpg"), ("REDIS_URL", "redis://cache:6379/0", "redis")],
+    [("DATABASE_URL", "postgres://u@db:5432/provconnect", "asyncpg"), ("REDIS_URL", "redis://cache:6379/0", "hiredis")],
 )
 def test_a_url_whose_driver_is_missing_names_the_variable_and_the_extra(
     in_tmp: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, driver: str
