@@ -16,7 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar_htmx import HTMXPlugin
 
-from web.db import close_database, open_database, outage_errors
+from web.db import close_database, database_upkeep, open_database, outage_errors
 from web.services import Services, build_services
 from web.settings import Settings
 from web.views.account import AccountController
@@ -58,7 +58,8 @@ def create_app(settings: Settings) -> Litestar:
     async def database(_: Litestar) -> AsyncIterator[None]:
         context = await open_database(settings)
         try:
-            yield
+            async with database_upkeep(settings):
+                yield
         finally:
             await close_database(context)
 

@@ -6,9 +6,10 @@ import asyncio
 import fcntl
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
@@ -17,6 +18,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 from tortoise.migrations.api import migrate
 
 from web.settings import Settings
+from web.sqlite_checkpoints import INLINE_CHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, checkpoints_in_the_background
 
 # What a database that cannot be reached (or read) raises: answered with 503, failing closed.
 _UNREACHABLE: tuple[type[Exception], ...] = (
@@ -55,8 +57,14 @@ MIGRATIONS_MODULE = "web.migrations"
 
 # WAL lets readers go on while one writer commits; synchronous=NORMAL syncs the WAL at checkpoints
 # instead of at every commit. A power cut (not a crash of the process) can lose the last commits,
-# never corrupt the file. Measured in the README's Performance section; a URL query overrides it.
-SQLITE_PRAGMAS = {"journal_mode": "WAL", "synchronous": "NORMAL"}
+# never corrupt the file. Checkpoints run in a thread (web/sqlite_checkpoints.py). Measured in the
+# README's Performance section; a URL query overrides any of these.
+SQLITE_PRAGMAS = {
+    "journal_mode": "WAL",
+    "synchronous": "NORMAL",
+    "journal_size_limit": WAL_SIZE_LIMIT_BYTES,
+    "wal_autocheckpoint": INLINE_CHECKPOINT_PAGES,
+}
 # Tortoise's SQLite client with statements run on the event loop's thread (web/db_sqlite.py).
 SQLITE_ENGINE = "web.db_sqlite"
 
@@ -79,8 +87,10 @@ def connection_config(database_url: str) -> dict[str, Any]:
     """Tortoise's connection entry for the URL, with our defaults where the URL says nothing."""
     connection = expand_db_url(database_url)
     is_sqlite = connection["engine"] == "tortoise.backends.sqlite"
+    in_the_url = parse_qs(urlsplit(database_url).query).keys()  # Tortoise adds defaults of its own
     for key, value in (SQLITE_PRAGMAS if is_sqlite else POSTGRES_POOL).items():
-        connection["credentials"].setdefault(key, value)
+        if key not in in_the_url:
+            connection["credentials"][key] = value
     if is_sqlite:
         connection["engine"] = SQLITE_ENGINE
     return connection
@@ -116,15 +126,15 @@ async def apply_migrations(settings: Settings, *, target: str | None = None) -> 
 
 @asynccontextmanager
 async def _one_migration_at_a_time(settings: Settings) -> AsyncIterator[None]:
-    credentials = connection_config(settings.database_url)["credentials"]
     if settings.uses_sqlite:
-        lock_path = Path(credentials["file_path"]).with_name(MIGRATION_LOCK_FILE)
+        lock_path = sqlite_file(settings).with_name(MIGRATION_LOCK_FILE)
         with open(lock_path, "a") as lock_file:
             await asyncio.to_thread(fcntl.flock, lock_file, fcntl.LOCK_EX)  # released when closed
             yield
         return
     import asyncpg
 
+    credentials = connection_config(settings.database_url)["credentials"]
     keys = ("host", "port", "user", "password", "database")
     connection = await asyncpg.connect(**{key: credentials.get(key) for key in keys})
     try:
@@ -132,6 +142,17 @@ async def _one_migration_at_a_time(settings: Settings) -> AsyncIterator[None]:
         yield  # the lock is the session's: closing the connection releases it whatever happens
     finally:
         await connection.close()
+
+
+def sqlite_file(settings: Settings) -> Path:
+    return Path(connection_config(settings.database_url)["credentials"]["file_path"])
+
+
+def database_upkeep(settings: Settings) -> AbstractAsyncContextManager[None]:
+    """What the database needs done while the app runs: SQLite's WAL checkpoints; PostgreSQL, nothing."""
+    if settings.uses_sqlite:
+        return checkpoints_in_the_background(sqlite_file(settings))
+    return nullcontext()
 
 
 async def open_database(settings: Settings) -> TortoiseContext:

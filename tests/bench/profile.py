@@ -30,7 +30,7 @@ AREAS = [
     ("Tortoise ORM + driver (queries)", "tortoise/"),
     ("asyncpg", "asyncpg/"),
     ("aiosqlite / sqlite3", "aiosqlite"),
-    ("Redis client", "redis/"),
+    ("Redis client", "redis_client.py"),
     ("in-process sessions and counts (web/expiring.py)", "web/expiring.py"),
     ("session store (web/sessions.py)", "web/sessions.py"),
     ("Jinja templates", "jinja2/"),
