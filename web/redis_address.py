@@ -34,25 +34,30 @@ class RedisAddress:
 
     @classmethod
     def from_url(cls, url: str) -> RedisAddress:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname, parts.port
+        except ValueError:  # an unclosed [ or a bracketed host that is no IPv6 address; a bad port
+            raise BadRedisUrl("cannot be read as redis://HOST:PORT/DB (check the host and the port)") from None
         if parts.scheme not in SCHEMES:
             raise BadRedisUrl("must start with redis://, rediss:// or unix://")
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
         if port is not None and not 0 < port < 65536:
             raise BadRedisUrl("the port must be a number from 1 to 65535")
+        if parts.fragment:
+            raise BadRedisUrl("has a '#' part, which is not understood here")
         username = unquote(parts.username) if parts.username else None
         password = unquote(parts.password) if parts.password is not None else None
+        if username is not None and password is None:
+            raise BadRedisUrl("names a user without a password (redis://USER:PASSWORD@HOST)")
         if parts.scheme == "unix":
-            if not parts.path or parts.hostname:
+            if not parts.path or host or port is not None:
                 raise BadRedisUrl("a unix:// URL names the socket's path: unix:///run/redis/redis.sock")
-            return cls(None, 0, parts.path, False, username, password, _db(parts.path, parts.query, unix=True))
-        if not parts.hostname:
+            path = unquote(parts.path)
+            return cls(None, 0, path, False, username, password, _db(parts.path, parts.query, unix=True))
+        if not host:
             raise BadRedisUrl("names no host (redis://HOST:6379/0)")
         db = _db(parts.path, parts.query, unix=False)
-        return cls(parts.hostname, port or DEFAULT_PORT, None, parts.scheme == "rediss", username, password, db)
+        return cls(host, port or DEFAULT_PORT, None, parts.scheme == "rediss", username, password, db)
 
 
 def _db(path: str, query: str, *, unix: bool) -> int:

@@ -33,8 +33,12 @@ from web.redis_address import RedisAddress
 REDIS_TIMEOUT_SECONDS = 5.0
 # Error replies that say this Redis cannot serve now, whatever the command: an outage, not a bug.
 UNAVAILABLE_REPLIES = frozenset(
-    {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "MISCONF", "NOAUTH", "WRONGPASS", "NOPERM"}
+    {
+        "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "MISCONF", "NOAUTH", "WRONGPASS", "NOPERM",
+        "DENIED", "TRYAGAIN", "CLUSTERDOWN",
+    }
 )
+UNAVAILABLE_ERR_REPLIES = ("ERR max number of clients reached",)
 
 Argument: TypeAlias = bytes | str | int
 Reply: TypeAlias = Any
@@ -77,6 +81,7 @@ class RedisClient:
         self._tls = tls if tls is not None or not address.tls else ssl.create_default_context()
         self._pipe: _Pipe | None = None
         self._opening: asyncio.Task[_Pipe] | None = None
+        self._closed = False
 
     async def command(self, *args: Argument) -> Reply:
         return _checked(await self._send(args))
@@ -88,13 +93,17 @@ class RedisClient:
         return _checked(reply)
 
     async def aclose(self) -> None:
+        """Close the connection; commands from now on raise :class:`RedisUnavailable`."""
+        self._closed = True
         pipe, self._pipe = self._pipe, None
         if pipe is not None and pipe.loop is asyncio.get_running_loop():
             pipe.close()
         if self._opening is not None:
-            self._opening.cancel()
+            self._opening.cancel()  # _opened closes what it may still have opened
 
     async def _send(self, args: Sequence[Argument]) -> Reply:
+        if self._closed:
+            raise RedisUnavailable("the Redis client is closed")
         pipe = self._pipe
         if pipe is None or not pipe.usable or pipe.loop is not asyncio.get_running_loop():
             pipe = await self._open_pipe()
@@ -107,12 +116,23 @@ class RedisClient:
         if opening is None or opening.get_loop() is not loop:
             opening = self._opening = loop.create_task(self._connect())
             opening.add_done_callback(self._opened)
-        return await asyncio.shield(opening)
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if opening.cancelled() and current is not None and not current.cancelling():
+                # aclose() stopped the attempt this request was waiting on: an outage to it, not its own cancellation
+                raise RedisUnavailable("the Redis client was closed while connecting") from None
+            raise
 
     def _opened(self, opening: asyncio.Task[_Pipe]) -> None:
         if self._opening is opening:
             self._opening = None
-        if not opening.cancelled() and opening.exception() is None:
+        if opening.cancelled() or opening.exception() is not None:
+            return
+        if self._closed:
+            opening.result().close()
+        else:
             self._pipe = opening.result()
 
     async def _connect(self) -> _Pipe:
@@ -128,7 +148,11 @@ class RedisClient:
                     )
         except (OSError, TimeoutError) as error:  # ssl.SSLError is an OSError
             raise RedisUnavailable(f"cannot reach Redis: {type(error).__name__}: {error}") from None
-        await _log_in(pipe, address)  # its commands are timed like any other
+        try:
+            await _log_in(pipe, address)  # its commands are timed like any other
+        except BaseException:
+            pipe.close()
+            raise
         return pipe
 
 
@@ -138,24 +162,28 @@ async def _log_in(pipe: _Pipe, address: RedisAddress) -> None:
         steps.append(("AUTH", address.username, address.password) if address.username else ("AUTH", address.password))
     if address.db:
         steps.append(("SELECT", address.db))
-    try:
-        for reply in await asyncio.gather(*(pipe.send(hiredis.pack_command(step)) for step in steps)):
-            _checked(reply)
-    except RedisCommandError as refused:  # e.g. a database number this Redis does not have
-        pipe.close()
-        raise RedisUnavailable(f"Redis refused the connection's set-up: {refused}") from None
-    except RedisUnavailable:
-        pipe.close()
-        raise
+    for reply in await asyncio.gather(*(pipe.send(hiredis.pack_command(step)) for step in steps)):
+        if isinstance(reply, hiredis.ReplyError):
+            # The code alone: some refusals ("unknown command 'AUTH', with args ...") repeat the password.
+            raise RedisUnavailable(f"Redis refused the connection's set-up: {_code(reply)}")
 
 
 def _checked(reply: Reply) -> Reply:
     if isinstance(reply, hiredis.ReplyError):
-        message = str(reply)
-        if message.split(" ", 1)[0] in UNAVAILABLE_REPLIES:
+        message = _without_arguments(str(reply))
+        if _code(reply) in UNAVAILABLE_REPLIES or message.startswith(UNAVAILABLE_ERR_REPLIES):
             raise RedisUnavailable(f"Redis cannot serve: {message}")
         raise RedisCommandError(message)
     return reply
+
+
+def _code(reply: hiredis.ReplyError) -> str:
+    return str(reply).split(" ", 1)[0]
+
+
+def _without_arguments(message: str) -> str:
+    # Redis quotes the first arguments of a command it does not know: they stay out of messages.
+    return message.split(", with args beginning with:", 1)[0]
 
 
 class _Pipe(asyncio.Protocol):

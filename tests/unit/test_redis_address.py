@@ -16,6 +16,7 @@ from web.redis_address import BadRedisUrl, RedisAddress
         ("redis://app:pw@[::1]:7000/0", RedisAddress("::1", 7000, None, False, "app", "pw", 0)),
         ("unix:///run/redis/redis.sock", RedisAddress(None, 0, "/run/redis/redis.sock", False, None, None, 0)),
         ("unix://app:pw@/run/redis.sock?db=4", RedisAddress(None, 0, "/run/redis.sock", False, "app", "pw", 4)),
+        ("unix:///run/my%20redis.sock", RedisAddress(None, 0, "/run/my redis.sock", False, None, None, 0)),
     ],
 )
 def test_a_url_is_read_in_full(url: str, expected: RedisAddress) -> None:
@@ -34,6 +35,11 @@ def test_a_url_is_read_in_full(url: str, expected: RedisAddress) -> None:
         ("redis://cache/0?ssl_cert_reqs=none", "'ssl_cert_reqs' is not understood"),
         ("unix://cache/run/redis.sock", "names the socket's path"),
         ("unix:///run/redis.sock?db=x", "database must be a number"),
+        ("unix://:6379/run/redis.sock", "names the socket's path"),
+        ("redis://[::1/0", "cannot be read"),
+        ("redis://[cache]/0", "cannot be read"),
+        ("redis://app@cache/0", "a user without a password"),
+        ("redis://cache/0#primary", "'#' part"),
     ],
 )
 def test_a_url_that_cannot_be_read_in_full_is_refused(url: str, why: str) -> None:

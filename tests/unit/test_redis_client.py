@@ -125,10 +125,6 @@ async def test_nothing_listening_is_unavailable_at_once() -> None:
 
 
 async def test_a_silent_redis_is_unavailable_after_the_timeout_and_the_next_command_reconnects() -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(65536)
-        await asyncio.sleep(5)
-
     async with loopback_server(silent) as (url, accepted):
         client = RedisClient(RedisAddress.from_url(url), timeout_seconds=0.3)
         started = asyncio.get_running_loop().time()
@@ -140,6 +136,11 @@ async def test_a_silent_redis_is_unavailable_after_the_timeout_and_the_next_comm
             await client.command("GET", "k")
         assert len(accepted) == 2  # the second command did not wait on the dead connection
         await client.aclose()
+
+
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while await reader.read(65536):  # reads every command, answers none, until the client goes
+        pass
 
 
 def answering(answer: bytes) -> Handler:
@@ -200,6 +201,68 @@ async def test_a_cut_connection_fails_what_waits_and_the_next_command_reconnects
         proxy.close()
 
 
+async def test_each_command_has_its_own_time_to_answer_however_the_ones_before_it_fared() -> None:
+    """The watchdog goes by the oldest command still waiting: answered ones do not count, and a
+    command sent late is given its full time before the connection is given up."""
+
+    async def answers_the_first_command_late(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await asyncio.sleep(0.3)
+        writer.write(b"+first\r\n")
+        while await reader.read(65536):
+            pass
+
+    async with loopback_server(answers_the_first_command_late) as (url, _):
+        client = RedisClient(RedisAddress.from_url(url), timeout_seconds=0.4)
+        loop = asyncio.get_running_loop()
+        first = asyncio.ensure_future(client.command("PING"))
+        await asyncio.sleep(0.25)
+        second_sent = loop.time()
+        second = asyncio.ensure_future(client.command("PING"))
+        assert await first == b"first"  # 0.3 s: in time
+        with pytest.raises(RedisUnavailable, match="did not answer"):
+            await asyncio.wait_for(second, 3)
+        assert loop.time() - second_sent >= 0.4  # not when the first command's time ran out
+        await client.aclose()
+
+
+async def test_a_refused_set_up_never_repeats_what_was_sent() -> None:
+    refusal = b"-ERR unknown command 'AUTH', with args beginning with: 'app' 'hunter2' \r\n"
+    async with loopback_server(answering(refusal)) as (url, _):
+        client = RedisClient(RedisAddress.from_url(url.replace("redis://", "redis://app:hunter2@")))
+        with pytest.raises(RedisUnavailable) as refused:
+            await client.command("PING")
+        assert "set-up: ERR" in str(refused.value) and "hunter2" not in str(refused.value)
+        await client.aclose()
+    async with loopback_server(answering(refusal.replace(b"AUTH", b"GETX"))) as (url, _):
+        client = RedisClient(RedisAddress.from_url(url))
+        with pytest.raises(RedisCommandError) as refused_command:
+            await client.command("GETX", "app", "hunter2")
+        assert "unknown command 'GETX'" in str(refused_command.value) and "hunter2" not in str(refused_command.value)
+        await client.aclose()
+
+
+async def test_too_many_clients_is_an_outage() -> None:
+    async with loopback_server(answering(b"-ERR max number of clients reached\r\n")) as (url, _):
+        client = RedisClient(RedisAddress.from_url(url))
+        with pytest.raises(RedisUnavailable, match="max number of clients"):
+            await client.command("GET", "k")
+        await client.aclose()
+
+
+async def test_a_closed_client_refuses_commands_and_fails_those_waiting_to_connect() -> None:
+    async with loopback_server(silent) as (url, accepted):
+        client = RedisClient(RedisAddress.from_url(url.replace("redis://", "redis://:pw@")), timeout_seconds=5)
+        waiting = [asyncio.ensure_future(client.command("PING")) for _ in range(3)]
+        await asyncio.sleep(0.2)  # connected; AUTH sent and never answered
+        await client.aclose()
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        assert all(isinstance(outcome, RedisUnavailable) for outcome in outcomes), outcomes
+        with pytest.raises(RedisUnavailable, match="closed"):
+            await client.command("PING")
+        assert len(accepted) == 1  # no connection opened after the close
+
+
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     with private_redis(tmp_path, users={"app": "s3cret-pass"}) as server:
@@ -226,6 +289,10 @@ async def test_tls_with_the_servers_certificate_verified(own_redis: PrivateRedis
     stranger = RedisClient(RedisAddress.from_url(url))  # the system's CAs do not know this one
     with pytest.raises(RedisUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
         await stranger.command("PING")
+    elsewhere = url.replace("127.0.0.1", "127.0.0.2")  # the same server, by a name its certificate lacks
+    misnamed = RedisClient(RedisAddress.from_url(elsewhere), tls=trusted)
+    with pytest.raises(RedisUnavailable, match="IP address mismatch"):
+        await misnamed.command("PING")
 
 
 async def test_rediss_trusts_the_ca_that_ssl_cert_file_names(
@@ -247,3 +314,4 @@ async def test_a_wrong_password_is_an_outage_that_never_repeats_the_password(own
     nobody = RedisClient(RedisAddress.from_url(f"unix://{own_redis.socket_path}"))
     with pytest.raises(RedisUnavailable, match="NOAUTH"):  # the default user is off
         await nobody.command("GET", "k")
+    await nobody.aclose()
