@@ -44,7 +44,7 @@ def private_redis(folder: Path, *, users: dict[str, str]) -> Iterator[PrivateRed
         unavailable("the TLS, AUTH and Unix socket tests need redis-server (Debian's redis-server)")
     ca_file, cert_file, key_file = _certificates(folder)
     server = PrivateRedis(folder / "redis.sock", _free_port(), ca_file)
-    acl = [f"user default off\n"] + [f"user {name} on >{password} ~* &* +@all\n" for name, password in users.items()]
+    acl = ["user default off\n"] + [f"user {name} on >{password} ~* &* +@all\n" for name, password in users.items()]
     (folder / "users.acl").write_text("".join(acl))
     command = [
         binary, "--port", "0", "--unixsocket", str(server.socket_path), "--unixsocketperm", "700",

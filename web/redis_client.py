@@ -21,14 +21,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import hiredis
 
 from web.redis_address import RedisAddress
+from web.redis_pipe import RedisPipe, RedisUnavailable, Reply
+
+__all__ = ["RedisClient", "RedisCommandError", "RedisUnavailable", "Script"]
 
 REDIS_TIMEOUT_SECONDS = 5.0
 # Error replies that say this Redis cannot serve now, whatever the command: an outage, not a bug.
@@ -41,12 +43,6 @@ UNAVAILABLE_REPLIES = frozenset(
 UNAVAILABLE_ERR_REPLIES = ("ERR max number of clients reached",)
 
 Argument: TypeAlias = bytes | str | int
-Reply: TypeAlias = Any
-"""What hiredis makes of a reply: bytes, int, None, or a list of these."""
-
-
-class RedisUnavailable(ConnectionError):
-    """Redis cannot be reached, does not answer, or says it cannot serve now."""
 
 
 class RedisCommandError(Exception):
@@ -79,8 +75,8 @@ class RedisClient:
         self._address = address
         self._timeout_seconds = timeout_seconds
         self._tls = tls if tls is not None or not address.tls else ssl.create_default_context()
-        self._pipe: _Pipe | None = None
-        self._opening: asyncio.Task[_Pipe] | None = None
+        self._pipe: RedisPipe | None = None
+        self._opening: asyncio.Task[RedisPipe] | None = None
         self._closed = False
 
     async def command(self, *args: Argument) -> Reply:
@@ -107,9 +103,9 @@ class RedisClient:
         pipe = self._pipe
         if pipe is None or not pipe.usable or pipe.loop is not asyncio.get_running_loop():
             pipe = await self._open_pipe()
-        return await pipe.send(hiredis.pack_command(tuple(args)))
+        return await pipe.send(_packed(args))
 
-    async def _open_pipe(self) -> _Pipe:
+    async def _open_pipe(self) -> RedisPipe:
         # One connection attempt at a time, shared by every request that finds no connection.
         loop = asyncio.get_running_loop()
         opening = self._opening
@@ -125,7 +121,7 @@ class RedisClient:
                 raise RedisUnavailable("the Redis client was closed while connecting") from None
             raise
 
-    def _opened(self, opening: asyncio.Task[_Pipe]) -> None:
+    def _opened(self, opening: asyncio.Task[RedisPipe]) -> None:
         if self._opening is opening:
             self._opening = None
         if opening.cancelled() or opening.exception() is not None:
@@ -135,37 +131,47 @@ class RedisClient:
         else:
             self._pipe = opening.result()
 
-    async def _connect(self) -> _Pipe:
-        loop = asyncio.get_running_loop()
-        address = self._address
+    async def _connect(self) -> RedisPipe:
         try:
             async with asyncio.timeout(self._timeout_seconds):
-                if address.path is not None:
-                    _, pipe = await loop.create_unix_connection(lambda: _Pipe(loop, self._timeout_seconds), address.path)
-                else:
-                    _, pipe = await loop.create_connection(
-                        lambda: _Pipe(loop, self._timeout_seconds), address.host, address.port, ssl=self._tls
-                    )
+                pipe = await self._dial()
         except (OSError, TimeoutError) as error:  # ssl.SSLError is an OSError
             raise RedisUnavailable(f"cannot reach Redis: {type(error).__name__}: {error}") from None
         try:
-            await _log_in(pipe, address)  # its commands are timed like any other
+            await _log_in(pipe, self._address)  # its commands are timed like any other
         except BaseException:
             pipe.close()
             raise
         return pipe
 
+    async def _dial(self) -> RedisPipe:
+        loop, address = asyncio.get_running_loop(), self._address
 
-async def _log_in(pipe: _Pipe, address: RedisAddress) -> None:
+        def new_pipe() -> RedisPipe:
+            return RedisPipe(loop, self._timeout_seconds)
+
+        if address.path is not None:
+            _, pipe = await loop.create_unix_connection(new_pipe, address.path)
+            return pipe
+        assert address.host is not None  # RedisAddress gives a TCP address its host
+        _, pipe = await loop.create_connection(new_pipe, address.host, address.port, ssl=self._tls)
+        return pipe
+
+
+async def _log_in(pipe: RedisPipe, address: RedisAddress) -> None:
     steps: list[tuple[Argument, ...]] = []
     if address.password is not None:
         steps.append(("AUTH", address.username, address.password) if address.username else ("AUTH", address.password))
     if address.db:
         steps.append(("SELECT", address.db))
-    for reply in await asyncio.gather(*(pipe.send(hiredis.pack_command(step)) for step in steps)):
+    for reply in await asyncio.gather(*(pipe.send(_packed(step)) for step in steps)):
         if isinstance(reply, hiredis.ReplyError):
             # The code alone: some refusals ("unknown command 'AUTH', with args ...") repeat the password.
             raise RedisUnavailable(f"Redis refused the connection's set-up: {_code(reply)}")
+
+
+def _packed(args: Sequence[Argument]) -> bytes:
+    return hiredis.pack_command(tuple(args))  # type: ignore[arg-type]  # its stub says a 1-tuple
 
 
 def _checked(reply: Reply) -> Reply:
@@ -184,92 +190,3 @@ def _code(reply: hiredis.ReplyError) -> str:
 def _without_arguments(message: str) -> str:
     # Redis quotes the first arguments of a command it does not know: they stay out of messages.
     return message.split(", with args beginning with:", 1)[0]
-
-
-class _Pipe(asyncio.Protocol):
-    """One connection: commands written in order, each reply handed to the oldest command waiting."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout_seconds: float) -> None:
-        self.loop = loop
-        self._timeout_seconds = timeout_seconds
-        self._reader = hiredis.Reader()
-        self._transport: asyncio.Transport | None = None
-        self._waiting: deque[tuple[asyncio.Future[Reply], float]] = deque()
-        """Each command sent and not yet answered, with the loop time it was sent at."""
-        self._outgoing: list[bytes] = []
-        self._failure: str | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
-
-    @property
-    def usable(self) -> bool:
-        return self._failure is None
-
-    def send(self, payload: bytes) -> asyncio.Future[Reply]:
-        if self._failure is not None:
-            raise RedisUnavailable(self._failure)
-        future: asyncio.Future[Reply] = self.loop.create_future()
-        self._waiting.append((future, self.loop.time()))
-        if not self._outgoing:  # the first command of this batch: write them all once it has run
-            self.loop.call_soon(self._flush)
-        self._outgoing.append(payload)
-        if self._watchdog is None:
-            self._watchdog = self.loop.call_later(self._timeout_seconds, self._watch)
-        return future
-
-    def close(self) -> None:
-        self._fail("the client closed the connection")
-        if self._transport is not None:
-            self._transport.close()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._fail("the connection to Redis was lost")
-
-    def data_received(self, data: bytes) -> None:
-        self._reader.feed(data)
-        while True:
-            try:
-                reply = self._reader.gets()
-            except hiredis.ProtocolError:
-                return self._abort("Redis sent bytes that are not its protocol")
-            if reply is False:  # not a whole reply yet
-                return None
-            if not self._waiting:
-                return self._abort("Redis sent a reply to no command")
-            future, _sent_at = self._waiting.popleft()
-            if not future.done():  # a cancelled caller's reply is dropped; the order holds
-                future.set_result(reply)
-
-    def _flush(self) -> None:
-        if self._outgoing and self._failure is None and self._transport is not None:
-            self._transport.write(b"".join(self._outgoing))
-        self._outgoing.clear()
-
-    def _watch(self) -> None:
-        # One timer per connection rather than one per command: the oldest command waiting decides.
-        self._watchdog = None
-        if not self._waiting or self._failure is not None:
-            return
-        due = self._waiting[0][1] + self._timeout_seconds
-        if self.loop.time() >= due:
-            return self._abort(f"Redis did not answer within {self._timeout_seconds:g} s")
-        self._watchdog = self.loop.call_at(due, self._watch)
-
-    def _abort(self, why: str) -> None:
-        self._fail(why)
-        if self._transport is not None:
-            self._transport.abort()
-
-    def _fail(self, why: str) -> None:
-        if self._failure is None:
-            self._failure = why
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-        waiting, self._waiting = self._waiting, deque()
-        for future, _sent_at in waiting:
-            if not future.done():
-                future.set_exception(RedisUnavailable(why))

@@ -51,7 +51,8 @@ async def measure(send: Send, tasks: int, commands: int) -> tuple[float, float, 
     await task("warm-up")
     redis_before, cpu_before, started = redis_cpu_seconds(), time.process_time(), time.perf_counter()
     await asyncio.gather(*(task(f"t{i}") for i in range(tasks)))
-    wall, cpu, redis = time.perf_counter() - started, time.process_time() - cpu_before, redis_cpu_seconds() - redis_before
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_before
+    redis = redis_cpu_seconds() - redis_before
     return cpu / commands * 1e6, redis / commands * 1e6, commands / wall
 
 
