@@ -52,23 +52,23 @@ class RedisAddress:
         if parts.scheme == "unix":
             if not parts.path or host or port is not None:
                 raise BadRedisUrl("a unix:// URL names the socket's path: unix:///run/redis/redis.sock")
-            path = unquote(parts.path)
-            return cls(None, 0, path, False, username, password, _db(parts.path, parts.query, unix=True))
+            _only_options(parts.query, allowed={"db"})
+            db = _db_number(parse_qs(parts.query, keep_blank_values=True).get("db", ["0"])[-1])
+            return cls(None, 0, unquote(parts.path), False, username, password, db)
         if not host:
             raise BadRedisUrl("names no host (redis://HOST:6379/0)")
-        db = _db(parts.path, parts.query, unix=False)
+        _only_options(parts.query, allowed=set())
+        db = _db_number(parts.path.strip("/") or "0")
         return cls(host, port or DEFAULT_PORT, None, parts.scheme == "rediss", username, password, db)
 
 
-def _db(path: str, query: str, *, unix: bool) -> int:
-    options = parse_qs(query, keep_blank_values=True)
-    unknown = sorted(set(options) - ({"db"} if unix else set()))
+def _only_options(query: str, *, allowed: set[str]) -> None:
+    unknown = sorted(set(parse_qs(query, keep_blank_values=True)) - allowed)
     if unknown:
         raise BadRedisUrl(f"option {unknown[0]!r} is not understood here")
-    if unix:
-        raw = options["db"][-1] if "db" in options else "0"
-    else:
-        raw = path.strip("/") or "0"
+
+
+def _db_number(raw: str) -> int:
     if not raw.isascii() or not raw.isdigit():
         raise BadRedisUrl("the database must be a number (redis://HOST:6379/0)")
     return int(raw)

@@ -35,6 +35,7 @@ def test_a_url_is_read_in_full(url: str, expected: RedisAddress) -> None:
         ("redis://cache/0?ssl_cert_reqs=none", "'ssl_cert_reqs' is not understood"),
         ("unix://cache/run/redis.sock", "names the socket's path"),
         ("unix:///run/redis.sock?db=x", "database must be a number"),
+        ("unix:///run/redis.sock?db=", "database must be a number"),
         ("unix://:6379/run/redis.sock", "names the socket's path"),
         ("redis://[::1/0", "cannot be read"),
         ("redis://[cache]/0", "cannot be read"),
